@@ -1,0 +1,74 @@
+"""From a raw line to the text that grammars match: CI prefixes taken off (kept as metadata), ANSI removed.
+
+The prefixes are data: ``CI_PREFIXES`` lists each CI system's shape; a user can add to it.
+"""
+
+from __future__ import annotations
+
+import regex
+
+from .events import CIPrefix
+
+# Escape sequences: CSI (colours, cursor movement, erase), OSC (titles, hyperlinks), APC (Buildkite's
+# timestamps, when not at the start of the line), and two-byte escapes. Removed before any matching.
+ANSI = regex.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
+    r"|\x1b_[^\x07\x1b]*(?:\x07|\x1b\\)?"  # APC
+    r"|\x1b[@-Z\\-_()#%][0-9A-Za-z]?"  # two-byte (and charset selection)
+)
+
+# (marker name, pattern). Tried in order, repeatedly, at the start of the line; each captures what it tells.
+CI_PREFIXES: list[tuple[str, regex.Pattern[str]]] = [
+    # GitHub Actions raw logs: an ISO timestamp with 7 fractional digits and a space (blank lines keep it).
+    ("timestamp", regex.compile(r"(?P<timestamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)(?: |$)")),
+    # Buildkite: an APC sequence carrying epoch milliseconds.
+    ("timestamp", regex.compile(r"\x1b_bk;t=(?P<timestamp>\d+)\x07")),
+    # GitLab: section markers, then "\r\x1b[0K" and (sometimes) the header text on the same line.
+    (
+        "section",
+        regex.compile(r"(?P<marker>section_(?:start|end)):(?P<timestamp>\d+):(?P<section>[^\r\x1b\s\[]+)"
+                      r"(?:\[[^\]]*\])?\r?(?:\x1b\[0K)?"),
+    ),
+    # GitHub Actions workflow commands as rendered in raw logs.
+    ("github", regex.compile(r"##\[(?P<marker>group|endgroup|error|warning|notice|debug|command|section)\]")),
+]
+
+
+def clean_line(body: str) -> tuple[str, CIPrefix | None]:
+    """``body`` is a line without its terminator. Returns the text to match and the CI prefix, if any."""
+    prefix: CIPrefix | None = None
+    first = body[:1]
+    if first == "#":
+        # the hot path: a plain progress line, unless it is a GitHub "##[...]" command
+        if body.startswith("##["):
+            prefix, body = _strip_prefixes(body)
+    elif first and (first.isdigit() or first in "\x1bs"):
+        prefix, body = _strip_prefixes(body)
+    if "\x1b" in body:
+        body = ANSI.sub("", body)
+    return body, prefix
+
+
+def _strip_prefixes(body: str) -> tuple[CIPrefix | None, str]:
+    timestamp = marker = section = None
+    found = False
+    progress = True
+    while progress:
+        progress = False
+        for _name, pattern in CI_PREFIXES:
+            m = pattern.match(body)
+            if m is None:
+                continue
+            groups = m.groupdict()
+            timestamp = groups.get("timestamp") or timestamp
+            marker = groups.get("marker") or marker
+            section = groups.get("section") or section
+            body = body[m.end() :]
+            found = progress = True
+            # An ANSI colour reset often sits between two prefixes.
+            while body.startswith("\x1b[0m") or body.startswith("\x1b[0K"):
+                body = body[4:]
+    if not found:
+        return None, body
+    return CIPrefix(timestamp=timestamp, marker=marker, section=section), body

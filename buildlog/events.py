@@ -1,0 +1,519 @@
+"""Every event the parser emits, in one place.
+
+Events are immutable values. Each one carries where it came from:
+
+* ``line`` / ``end_line`` — the 1-based line span in the input (lines are counted by ``\\n``, as an editor does);
+* ``raw`` — the exact input text of that span, terminators included, decoded with ``surrogateescape`` so that
+  ``event.raw_bytes()`` gives the input bytes back unchanged (invalid UTF-8 included);
+* ``build`` — which build of the log the event belongs to (1-based; 0 for text before the first build);
+* ``ci`` — the CI prefix that was stripped from the line (GitHub timestamp, GitLab section marker, ...), if any.
+
+Concatenating ``raw_bytes()`` of all events, in order, gives back the whole input. The only events with an empty
+``raw`` are the synthetic ones (``BuildStarted`` with ``inferred=True``), which mark a boundary between two lines.
+
+``docs/events.md`` documents each type; a test keeps it in step with this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+
+@frozen
+class CIPrefix:
+    """What a CI system added in front of a line, removed before the line was matched."""
+
+    timestamp: str | None = None  # GitHub Actions "2024-03-01T12:00:00.1234567Z" or Buildkite epoch ms
+    marker: str | None = None  # "group", "endgroup", "error", "warning", "section_start", "section_end", ...
+    section: str | None = None  # GitLab section name
+
+
+@frozen
+class VertexName:
+    """A vertex name split into its parts. ``kind`` says which shape it had (see ``vertex_names.py``)."""
+
+    kind: str  # step | internal | auth | cache-import | cache-export | image-export | resolve | frontend | other
+    target: str | None = None  # bake/compose target ("api" in "[api build 1/7]")
+    platform: str | None = None  # "linux/amd64"
+    stage: str | None = None  # "builder", "stage-1"; None for single-stage "[2/3]"
+    index: int | None = None  # step number within the stage
+    total: int | None = None  # steps in the stage
+    instruction: str | None = None  # "RUN", "COPY", "FROM", ...
+    args: str | None = None  # the instruction's arguments as printed
+    image: str | None = None  # FROM steps and "load metadata for": the image reference
+    ref: str | None = None  # cache import ref, export ref, resolved image ref
+    backend: str | None = None  # cache exports: registry | gha | local | inline | s3 | azblob | unknown
+    exporter: str | None = None  # image exports: image | docker | oci | local | tar
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Base classes. Fields are keyword-only so that subclasses can add required fields.
+
+
+@frozen(kw_only=True)
+class Event:
+    """Base of all events."""
+
+    line: int
+    end_line: int
+    raw: str = field(repr=False)
+    build: int = 0
+    ci: CIPrefix | None = None
+
+    def raw_bytes(self) -> bytes:
+        """The exact input bytes this event came from."""
+        return self.raw.encode("utf-8", "surrogateescape")
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+@frozen(kw_only=True)
+class VertexEvent(Event):
+    """An event about one vertex (a build-graph node: a Dockerfile step, an internal load, an exporter)."""
+
+    vertex: int
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Structure of the log
+
+
+@frozen(kw_only=True)
+class BuildStarted(Event):
+    """A build begins: the ``#0 building with "X" instance using Y driver`` line, or a boundary the parser
+    inferred (vertex numbering restarted, a new build after a final error); inferred ones have an empty ``raw``."""
+
+    builder: str | None = None
+    driver: str | None = None
+    inferred: bool = False
+
+
+@frozen(kw_only=True)
+class BlankLine(Event):
+    """An empty line (the plain printer separates vertex blocks with them)."""
+
+
+@frozen(kw_only=True)
+class UnrecognizedLine(Event):
+    """A line that matches no known shape: foreign text, kept so that nothing is lost."""
+
+    text: str
+
+
+@frozen(kw_only=True)
+class LineFragment(Event):
+    """The rest of a line longer than the parser's bound, in pieces. The line's first piece was parsed as usual
+    (its event has ``truncated`` in its text's stead); the last fragment gives the line's true length in bytes."""
+
+    length: int  # bytes in this fragment
+    final: bool
+    total_length: int | None = None  # bytes in the whole line, on the final fragment
+
+
+@frozen(kw_only=True)
+class CIMarker(Event):
+    """A line that is only a CI system's marker: ``##[group]Title``, ``##[endgroup]``, a GitLab section line."""
+
+    kind: str
+    text: str
+
+
+@frozen(kw_only=True)
+class ClientLogLine(Event):
+    """A stray line from the client's own logger (``2026/11/28 02:27:56 http2: ...``)."""
+
+    timestamp: str
+    text: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Vertices (plain progress)
+
+
+@frozen(kw_only=True)
+class VertexHeader(VertexEvent):
+    """``#N NAME``: output switches to vertex N. ``repeat`` is true when N was shown before in this build."""
+
+    name: str
+    info: VertexName
+    repeat: bool = False
+
+
+@frozen(kw_only=True)
+class VertexInterrupted(VertexEvent):
+    """``#N ...``: the printer leaves vertex N unfinished to show another one."""
+
+
+@frozen(kw_only=True)
+class VertexDigest(VertexEvent):
+    """``#N sha256:DIGEST`` right after the header (BuildKit <= 0.8)."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class VertexStatus(VertexEvent):
+    """``#N ID [CUR / TOTAL] [SECSs] [done]``: a progress item inside a vertex."""
+
+    id: str
+    current: int | None = None  # bytes
+    total: int | None = None  # bytes
+    seconds: float | None = None
+    done: bool = False
+
+
+@frozen(kw_only=True)
+class StepOutput(VertexEvent):
+    """``#N SECS TEXT``: a line a step printed. ``elapsed`` is None in output without times (older BuildKit)."""
+
+    elapsed: float | None
+    text: str
+    truncated: bool = False
+
+
+@frozen(kw_only=True)
+class OutputClipped(StepOutput):
+    """``[output clipped, log limit 2MiB reached]``: BuildKit dropped the rest of the step's output."""
+
+    limit: str
+
+
+@frozen(kw_only=True)
+class VertexWarning(VertexEvent):
+    """``#N WARN: TEXT``. Build-check warnings are split into rule, message and Dockerfile line."""
+
+    text: str
+    rule: str | None = None
+    message: str | None = None
+    source_line: int | None = None
+
+
+@frozen(kw_only=True)
+class VertexCached(VertexEvent):
+    """``#N CACHED``: the vertex was satisfied from cache and did not run."""
+
+
+@frozen(kw_only=True)
+class VertexDone(VertexEvent):
+    """``#N DONE 1.1s``: the vertex finished; ``seconds`` is its run time."""
+
+    seconds: float
+
+
+@frozen(kw_only=True)
+class VertexError(VertexEvent):
+    """``#N ERROR: TEXT`` (with continuation lines). Not necessarily fatal: see the summary."""
+
+    message: str
+    exit_code: int | None = None  # for "did not complete successfully: exit code: N" and the older form
+
+
+@frozen(kw_only=True)
+class VertexCanceled(VertexEvent):
+    """``#N CANCELED``."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Domain events: statuses, headers and errors that mean something about caches and images.
+
+
+@frozen(kw_only=True)
+class CacheImportRequested(VertexHeader):
+    """First header of an ``importing cache manifest from REF`` vertex."""
+
+    ref: str
+
+
+@frozen(kw_only=True)
+class CacheManifestFound(VertexStatus):
+    """``inferred cache manifest type: MEDIATYPE``: the cache import found its manifest."""
+
+    media_type: str
+
+
+@frozen(kw_only=True)
+class CacheImportFailed(VertexError):
+    """An error inside a cache-import vertex; ``not_found`` when the ref does not exist (a cold cache)."""
+
+    ref: str | None
+    not_found: bool
+
+
+@frozen(kw_only=True)
+class CacheExportStarted(VertexHeader):
+    """First header of a cache-export vertex (``exporting cache to registry``, GitHub Actions cache, ...)."""
+
+    backend: str
+
+
+@frozen(kw_only=True)
+class CacheExportPreparing(VertexStatus):
+    """``preparing build cache for export``."""
+
+
+@frozen(kw_only=True)
+class CacheExportSending(VertexStatus):
+    """``sending cache export``."""
+
+
+@frozen(kw_only=True)
+class CacheLayerWritten(VertexStatus):
+    """``writing layer sha256:...`` inside a cache export."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class CacheConfigWritten(VertexStatus):
+    """``writing config sha256:...`` inside a cache export."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class CacheManifestWritten(VertexStatus):
+    """``writing cache image manifest sha256:...`` (``manifest_kind`` "image-manifest") or
+    ``writing cache manifest sha256:...`` (an index, ``manifest_kind`` "index")."""
+
+    digest: str
+    manifest_kind: str
+
+
+@frozen(kw_only=True)
+class CacheExportFailed(VertexError):
+    """An error inside a cache-export vertex."""
+
+
+@frozen(kw_only=True)
+class ImageExportStarted(VertexHeader):
+    """First header of an image-export vertex (``exporting to image``, ``... docker image format``, ...)."""
+
+    exporter: str
+
+
+@frozen(kw_only=True)
+class ImageLayersExported(VertexStatus):
+    """``exporting layers``."""
+
+
+@frozen(kw_only=True)
+class ImageManifestExported(VertexStatus):
+    """``exporting manifest sha256:...``."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class ImageConfigExported(VertexStatus):
+    """``exporting config sha256:...``."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class AttestationManifestExported(VertexStatus):
+    """``exporting attestation manifest sha256:...``."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class ManifestListExported(VertexStatus):
+    """``exporting manifest list sha256:...``."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class ImageNamed(VertexStatus):
+    """``naming to REF``."""
+
+    ref: str
+
+
+@frozen(kw_only=True)
+class ImageUnpacked(VertexStatus):
+    """``unpacking to REF``."""
+
+    ref: str
+
+
+@frozen(kw_only=True)
+class ImageWritten(VertexStatus):
+    """``writing image sha256:...``."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class LayersPushing(VertexStatus):
+    """``pushing layers``."""
+
+
+@frozen(kw_only=True)
+class ManifestPushed(VertexStatus):
+    """``pushing manifest for REF@sha256:...``; ``done`` when the registry accepted it."""
+
+    ref: str
+    digest: str | None
+
+
+@frozen(kw_only=True)
+class TarballSent(VertexStatus):
+    """``sending tarball``."""
+
+
+@frozen(kw_only=True)
+class ImageResolved(VertexStatus):
+    """``resolve REF@sha256:...``: a base image was resolved."""
+
+    ref: str
+
+
+@frozen(kw_only=True)
+class LayerTransfer(VertexStatus):
+    """``sha256:... 1.08MB / 1.08MB``: a layer download."""
+
+    digest: str
+
+
+@frozen(kw_only=True)
+class LayerExtracted(VertexStatus):
+    """``extracting sha256:...``."""
+
+    digest: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the client prints after the vertices
+
+
+@frozen(kw_only=True)
+class ErrorBlockRule(Event):
+    """``------``: opens or closes the block that repeats a failed vertex's last output."""
+
+    opens: bool
+
+
+@frozen(kw_only=True)
+class ErrorBlockHeader(Event):
+    """`` > NAME:`` inside an error block: which vertex failed."""
+
+    name: str
+
+
+@frozen(kw_only=True)
+class ErrorBlockOutput(Event):
+    """A repeated output line inside an error block (``1.058 not ok 3``)."""
+
+    elapsed: float | None
+    text: str
+
+
+@frozen(kw_only=True)
+class SourceLocation(Event):
+    """``Dockerfile:19``: the file and line of the failing instruction."""
+
+    file: str
+    source_line: int
+
+
+@frozen(kw_only=True)
+class SourceRule(Event):
+    """``--------------------`` around a source excerpt."""
+
+
+@frozen(kw_only=True)
+class SourceExcerptLine(Event):
+    """``  19 | >>> RUN ...``: one line of the source excerpt; ``marked`` for the failing lines."""
+
+    source_line: int
+    text: str
+    marked: bool
+
+
+@frozen(kw_only=True)
+class BuildFailed(Event):
+    """The client's final error (``ERROR: failed to build: failed to solve: ...`` and every older spelling),
+    with continuation lines. ``style`` names which generation printed it."""
+
+    message: str
+    style: str  # buildx | buildx-solve | lowercase | frontend-v0 | bake | client-eof | wrapper | other
+    target: str | None = None  # bake: "ERROR: target NAME: ..."
+    exit_code: int | None = None
+
+
+@frozen(kw_only=True)
+class ClientWarning(Event):
+    """``WARNING: ...`` from the client."""
+
+    text: str
+
+
+@frozen(kw_only=True)
+class WarningsSummary(Event):
+    """``11 warnings found (use docker --debug to expand):``."""
+
+    count: int
+
+
+@frozen(kw_only=True)
+class BuildCheckWarning(Event):
+    """`` - RuleName: message (line N)`` in the warnings block."""
+
+    rule: str
+    message: str
+    source_line: int | None
+
+
+@frozen(kw_only=True)
+class BuildDetailsLink(Event):
+    """``View build details: URL``."""
+
+    url: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _all_event_types() -> tuple[type[Event], ...]:
+    found: list[type[Event]] = []
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, Event) and value not in (Event, VertexEvent):
+            found.append(value)
+    return tuple(found)
+
+
+EVENT_TYPES: tuple[type[Event], ...] = _all_event_types()
+"""Every concrete event class, in the order they are defined here."""
+
+EVENT_TYPES_BY_NAME: dict[str, type[Event]] = {cls.__name__: cls for cls in EVENT_TYPES}
+
+
+def _jsonable(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return {k: _jsonable(v) for k, v in attrs.asdict(value, recurse=False).items() if v is not None}
+    return value
+
+
+def event_to_dict(event: Event, *, with_raw: bool = False) -> dict[str, Any]:
+    """The event as a JSON-ready dict: ``type``, ``line``, ``end_line``, ``build``, then its own fields.
+
+    Fields that are ``None`` are left out; ``raw`` only with ``with_raw``."""
+    out: dict[str, Any] = {"type": type(event).__name__, "line": event.line, "end_line": event.end_line}
+    for a in attrs.fields(type(event)):
+        name = a.name
+        if name in ("line", "end_line", "raw"):
+            continue
+        value = getattr(event, name)
+        if value is None:
+            continue
+        out[name] = _jsonable(value)
+    if with_raw:
+        out["raw"] = event.raw
+    return out

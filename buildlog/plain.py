@@ -1,0 +1,381 @@
+"""The grammar of ``--progress=plain`` output: one cleaned line in, events out.
+
+The grammar keeps the little state the format needs: which vertices the current build has shown (to tell a repeated
+header from a status line), whether we are inside an error block / source excerpt / warnings block, and an error
+message that may continue on the next lines (a registry's HTML body after ``ERROR: ...``). It does no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+
+from . import domain
+from . import events as ev
+from .vertex_names import parse_vertex_name
+
+# ---------------------------------------------------------------------------------------------------------------
+# Line shapes. Vertex lines are "#N REST"; REST is then told apart by the shapes below, cheapest first.
+
+VERTEX_LINE = regex.compile(r"#(\d+) (.*)", regex.DOTALL)
+DONE = regex.compile(r"DONE (\d+(?:\.\d+)?)s")
+OUTPUT = regex.compile(r"(\d+\.\d{1,3})(?: (.*))?", regex.DOTALL)
+OLD_DIGEST = regex.compile(r"sha256:[0-9a-f]{64}")
+SIZE = r"\d+(?:\.\d+)?\s?[kKMGTP]?i?B"
+STATUS = regex.compile(
+    r"(?P<id>.*?)(?: (?P<cur>" + SIZE + r")(?: / (?P<total>" + SIZE + r"))?)?(?: (?P<secs>\d+(?:\.\d+)?)s)?"
+    r"(?P<done> done)?",
+    regex.DOTALL,
+)
+CLIPPED = regex.compile(r"\[output clipped, (?P<limit>log limit [^\]]*?) reached\]")
+BUILD_CHECK = regex.compile(r"(?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", regex.DOTALL)
+
+BUILDING_WITH = regex.compile(r'#0 building with "(?P<builder>[^"]*)" instance using (?P<driver>\S+) driver')
+
+# The client's final error line, every generation (see docs/events.md). First match wins.
+FINAL_ERRORS: list[tuple[str, regex.Pattern[str]]] = [
+    ("wrapper", regex.compile(r"Error: buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
+                              regex.DOTALL)),
+    ("bake", regex.compile(r"ERROR: target (?P<target>[^\s:]+): (?P<message>.*)", regex.DOTALL)),
+    ("buildx", regex.compile(r"ERROR: (?P<message>failed to build: .*)", regex.DOTALL)),
+    ("buildx-solve", regex.compile(r"ERROR: (?P<message>failed to solve: .*)", regex.DOTALL)),
+    ("lowercase", regex.compile(r"error: (?P<message>.*)", regex.DOTALL)),
+    ("frontend-v0", regex.compile(r"(?P<message>failed to solve with frontend \S+: .*)", regex.DOTALL)),
+    ("client-eof", regex.compile(r"(?P<message>unexpected EOF)\s*")),
+    ("other", regex.compile(r"ERROR: (?P<message>.*)", regex.DOTALL)),
+]
+
+ERROR_BLOCK_RULE = "------"
+ERROR_BLOCK_HEADER = regex.compile(r" > (?P<name>.*):", regex.DOTALL)
+SOURCE_RULE = "--------------------"
+SOURCE_LOCATION = regex.compile(r"(?P<file>[^\s:#][^\s:]*):(?P<line>\d+)")
+SOURCE_EXCERPT = regex.compile(r"\s*(?P<line>\d+) \|(?: (?P<text>.*))?", regex.DOTALL)
+WARNINGS_SUMMARY = regex.compile(r"\s*(?P<count>\d+) warnings? found\b.*", regex.DOTALL)
+CHECK_WARNING = regex.compile(
+    r" - (?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", regex.DOTALL
+)
+CLIENT_WARNING = regex.compile(r"WARNING: (?P<text>.*)", regex.DOTALL)
+DETAILS_LINK = regex.compile(r"View build details: (?P<url>\S+)")
+CLIENT_LOG = regex.compile(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", regex.DOTALL)
+
+# CI markers that are lines of their own, not a prefix of log text.
+STANDALONE_MARKERS = frozenset({"group", "endgroup", "section_start", "section_end", "command", "debug", "section"})
+
+# Pending error messages stop growing here (the rest becomes UnrecognizedLine events).
+MAX_CONTINUATION_LINES = 200
+MAX_CONTINUATION_CHARS = 1 << 16
+
+_UNITS = {"": 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5}
+_IUNITS = {"k": 1024, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+
+
+def parse_size(text: str | None) -> int | None:
+    """``1.03kB`` -> 1030 (BuildKit prints decimal units; ``KiB`` style is binary)."""
+    if not text:
+        return None
+    text = text.replace(" ", "")
+    unit = text[-1]
+    if unit != "B":
+        return None
+    body = text[:-1]
+    binary = body.endswith("i")
+    if binary:
+        body = body[:-1]
+    prefix = body[-1] if body and not body[-1].isdigit() else ""
+    number = body[: len(body) - len(prefix)]
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    scale = _IUNITS.get(prefix, 1) if binary else _UNITS.get(prefix, 1)
+    return round(value * scale)
+
+
+class _Build:
+    """What the grammar knows about the build being read."""
+
+    __slots__ = ("finished", "has_vertices", "index", "kinds", "max_vertex", "names", "over", "run_vertices")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.names: dict[int, str] = {}
+        self.kinds: dict[int, str] = {}
+        self.run_vertices: set[int] = set()
+        self.finished: set[int] = set()
+        self.max_vertex = 0
+        self.has_vertices = False
+        self.over = False  # a final error was printed: the next vertex line starts another build
+
+
+class PlainGrammar:
+    """Turns cleaned plain-progress lines into events. ``line()`` takes one line; ``flush()`` ends the input."""
+
+    def __init__(self) -> None:
+        self._build = _Build(0)
+        self._block: str | None = None  # "error" | "source" | "warnings"
+        self._pending: ev.Event | None = None  # an error that may continue on the next lines
+        self._pending_lines = 0
+        self._last_header: int | None = None  # vertex whose header was the previous line
+
+    @property
+    def build_index(self) -> int:
+        return self._build.index
+
+    # -----------------------------------------------------------------------------------------------------------
+
+    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool = True) -> list[ev.Event]:
+        """One line: its number, raw text, cleaned text and CI prefix. ``whole`` is false for the first piece of
+        an over-long line."""
+        out: list[ev.Event] = []
+        event = self._classify(number, raw, text, ci, whole, out)
+        pending = self._pending
+        if pending is not None:
+            if (
+                type(event) is ev.UnrecognizedLine
+                and (ci is None or ci.marker is None)
+                and self._pending_lines < MAX_CONTINUATION_LINES
+                and len(pending.raw) + len(raw) < MAX_CONTINUATION_CHARS
+                and whole
+            ):
+                self._pending = self._extend(pending, number, raw, text)
+                self._pending_lines += 1
+                return out
+            self._pending = None
+            out.insert(0, pending)
+        if isinstance(event, (ev.VertexError, ev.BuildFailed)) and whole:
+            self._pending = event
+            self._pending_lines = 0
+        else:
+            out.append(event)
+        return out
+
+    def fragment(self, event: ev.Event) -> list[ev.Event]:
+        """A later piece of an over-long line: passed through, after anything pending."""
+        out = self.flush()
+        out.append(event)
+        return out
+
+    def flush(self) -> list[ev.Event]:
+        pending, self._pending = self._pending, None
+        return [pending] if pending is not None else []
+
+    # -----------------------------------------------------------------------------------------------------------
+
+    def _classify(
+        self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool, out: list[ev.Event]
+    ) -> ev.Event:
+        b = self._build
+        common: dict[str, Any] = {"line": number, "end_line": number, "raw": raw, "ci": ci}
+        if text.startswith("#"):
+            m = VERTEX_LINE.match(text)
+            if m is not None:
+                n = int(m.group(1))
+                if n == 0:
+                    bw = BUILDING_WITH.fullmatch(text)
+                    if bw is not None:
+                        if b.has_vertices or b.index == 0 or b.over:
+                            self._new_build()
+                        common["build"] = self._build.index
+                        self._block = None
+                        return ev.BuildStarted(builder=bw["builder"], driver=bw["driver"], **common)
+                return self._vertex_line(n, m.group(2), common, whole, out)
+        self._last_header = None
+        common["build"] = b.index
+        if ci is not None and ci.marker in STANDALONE_MARKERS:
+            return ev.CIMarker(kind=ci.marker, text=text, **common)
+        if not text or text.isspace():
+            if self._block == "warnings":
+                self._block = None
+            return ev.BlankLine(**common)
+        return self._top_level(text, common)
+
+    def _new_build(self, inferred_at: int | None = None, out: list[ev.Event] | None = None) -> None:
+        self._build = _Build(self._build.index + 1)
+        self._block = None
+        self._last_header = None
+        if inferred_at is not None and out is not None:
+            out.extend(self.flush())
+            out.append(ev.BuildStarted(line=inferred_at, end_line=inferred_at, raw="", build=self._build.index,
+                                       inferred=True))
+
+    def _vertex_line(self, n: int, rest: str, common: dict[str, Any], whole: bool, out: list[ev.Event]) -> ev.Event:
+        b = self._build
+        # Is this line the start of another build?
+        if b.index == 0 or b.over or (n == 1 and 1 in b.finished and b.max_vertex >= 3 and rest == b.names.get(1)
+                                      and self._block is None and self._last_header is None
+                                      and rest.startswith("[internal] load build definition")):
+            self._new_build(common["line"], out)
+            b = self._build
+        self._block = None
+        common["build"] = b.index
+        common["vertex"] = n
+        b.has_vertices = True
+        if n > b.max_vertex:
+            b.max_vertex = n
+        last_header, self._last_header = self._last_header, None
+
+        first = rest[:1]
+        if first.isdigit():
+            m = OUTPUT.fullmatch(rest)
+            if m is not None:
+                out_text = m.group(2) or ""
+                clipped = CLIPPED.fullmatch(out_text)
+                if clipped is not None:
+                    return ev.OutputClipped(elapsed=float(m.group(1)), text=out_text, limit=clipped["limit"],
+                                            **common)
+                return ev.StepOutput(elapsed=float(m.group(1)), text=out_text, truncated=not whole, **common)
+        elif first == "C":
+            if rest == "CACHED":
+                b.finished.add(n)
+                return ev.VertexCached(**common)
+            if rest == "CANCELED":
+                b.finished.add(n)
+                return ev.VertexCanceled(**common)
+        elif first == "D":
+            m = DONE.fullmatch(rest)
+            if m is not None:
+                b.finished.add(n)
+                return ev.VertexDone(seconds=float(m.group(1)), **common)
+        elif first == "E":
+            if rest.startswith("ERROR: ") or rest == "ERROR":
+                b.finished.add(n)
+                message = rest[7:]
+                kind = b.kinds.get(n, "other")
+                special = domain.error_event_class(kind, message)
+                if special is not None:
+                    cls, fields = special
+                    if cls is ev.CacheImportFailed:
+                        fields["ref"] = parse_vertex_name(b.names.get(n, "")).ref
+                    return cls(message=message, exit_code=domain.exit_code_of(message), **fields, **common)
+                return ev.VertexError(message=message, exit_code=domain.exit_code_of(message), **common)
+        elif first == "W":
+            if rest.startswith("WARN: "):
+                warning = rest[6:]
+                check = BUILD_CHECK.fullmatch(warning)
+                if check is not None:
+                    line_no = check["line"]
+                    return ev.VertexWarning(text=warning, rule=check["rule"], message=check["message"],
+                                            source_line=int(line_no) if line_no else None, **common)
+                return ev.VertexWarning(text=warning, **common)
+        elif first == "." and rest == "...":
+            return ev.VertexInterrupted(**common)
+
+        known = b.names.get(n)
+        if known is None:
+            if not (rest.endswith(" done") and b.index > 0 and n <= b.max_vertex and n in b.names):
+                return self._header(n, rest, common, repeat=False)
+        elif rest == known:
+            return self._header(n, rest, common, repeat=True)
+        if last_header == n and OLD_DIGEST.fullmatch(rest):
+            return ev.VertexDigest(digest=rest, **common)
+        if n in b.run_vertices and not rest.endswith(" done") and not rest.startswith(("sha256:", "extracting ")):
+            # BuildKit <= 0.8 and some CI copies print step output without the time column.
+            clipped = CLIPPED.fullmatch(rest)
+            if clipped is not None:
+                return ev.OutputClipped(elapsed=None, text=rest, limit=clipped["limit"], **common)
+            return ev.StepOutput(elapsed=None, text=rest, truncated=not whole, **common)
+        return self._status(n, rest, common)
+
+    def _header(self, n: int, name: str, common: dict[str, Any], repeat: bool) -> ev.Event:
+        b = self._build
+        info = parse_vertex_name(name)
+        self._last_header = n
+        if not repeat:
+            b.names[n] = name
+            b.kinds[n] = info.kind
+            if info.kind == "step" and info.instruction == "RUN":
+                b.run_vertices.add(n)
+            if info.kind == "cache-import" and info.ref:
+                return ev.CacheImportRequested(name=name, info=info, ref=info.ref, **common)
+            if info.kind == "cache-export":
+                return ev.CacheExportStarted(name=name, info=info, backend=info.backend or "unknown", **common)
+            if info.kind == "image-export":
+                return ev.ImageExportStarted(name=name, info=info, exporter=info.exporter or "unknown", **common)
+        return ev.VertexHeader(name=name, info=info, repeat=repeat, **common)
+
+    def _status(self, n: int, rest: str, common: dict[str, Any]) -> ev.Event:
+        m = STATUS.fullmatch(rest)
+        assert m is not None  # every part of STATUS is optional
+        status_id = m["id"]
+        secs = m["secs"]
+        fields: dict[str, Any] = {
+            "id": status_id,
+            "current": parse_size(m["cur"]),
+            "total": parse_size(m["total"]),
+            "seconds": float(secs) if secs else None,
+            "done": m["done"] is not None,
+        }
+        special = domain.status_event_class(self._build.kinds.get(n, "other"), status_id)
+        if special is not None:
+            cls, extra = special
+            return cls(**fields, **extra, **common)
+        return ev.VertexStatus(**fields, **common)
+
+    def _top_level(self, text: str, common: dict[str, Any]) -> ev.Event:
+        block = self._block
+        if text == ERROR_BLOCK_RULE:
+            opens = block != "error"
+            self._block = "error" if opens else None
+            return ev.ErrorBlockRule(opens=opens, **common)
+        if block == "error":
+            m = ERROR_BLOCK_HEADER.fullmatch(text)
+            if m is not None:
+                return ev.ErrorBlockHeader(name=m["name"], **common)
+            m = OUTPUT.fullmatch(text)
+            if m is not None:
+                return ev.ErrorBlockOutput(elapsed=float(m.group(1)), text=m.group(2) or "", **common)
+            return ev.ErrorBlockOutput(elapsed=None, text=text, **common)
+        if text == SOURCE_RULE:
+            return ev.SourceRule(**common)
+        if block == "source":
+            m = SOURCE_EXCERPT.fullmatch(text)
+            if m is not None:
+                body = m["text"] or ""
+                marked = body.startswith(">>>")
+                if marked:
+                    body = body[4:]
+                elif body.startswith("    "):
+                    body = body[4:]
+                return ev.SourceExcerptLine(source_line=int(m["line"]), text=body, marked=marked, **common)
+        m = SOURCE_LOCATION.fullmatch(text)
+        if m is not None:
+            self._block = "source"
+            return ev.SourceLocation(file=m["file"], source_line=int(m["line"]), **common)
+        if block == "warnings" or text.startswith(" - "):
+            m = CHECK_WARNING.fullmatch(text)
+            if m is not None:
+                line_no = m["line"]
+                return ev.BuildCheckWarning(rule=m["rule"], message=m["message"],
+                                            source_line=int(line_no) if line_no else None, **common)
+        for style, pattern in FINAL_ERRORS:
+            m = pattern.fullmatch(text)
+            if m is not None:
+                self._build.over = True
+                self._block = None
+                groups = m.groupdict()
+                message = groups["message"]
+                return ev.BuildFailed(message=message, style=style, target=groups.get("target"),
+                                      exit_code=domain.exit_code_of(message), **common)
+        m = WARNINGS_SUMMARY.fullmatch(text)
+        if m is not None:
+            self._block = "warnings"
+            return ev.WarningsSummary(count=int(m["count"]), **common)
+        m = CLIENT_WARNING.fullmatch(text)
+        if m is not None:
+            return ev.ClientWarning(text=m["text"], **common)
+        m = DETAILS_LINK.fullmatch(text)
+        if m is not None:
+            return ev.BuildDetailsLink(url=m["url"], **common)
+        m = CLIENT_LOG.fullmatch(text)
+        if m is not None:
+            return ev.ClientLogLine(timestamp=m["ts"], text=m["text"], **common)
+        return ev.UnrecognizedLine(text=text, **common)
+
+    def _extend(self, pending: ev.Event, number: int, raw: str, text: str) -> ev.Event:
+        import attrs
+
+        if isinstance(pending, ev.VertexError):
+            return attrs.evolve(pending, end_line=number, raw=pending.raw + raw, message=pending.message + "\n" + text)
+        assert isinstance(pending, ev.BuildFailed)
+        return attrs.evolve(pending, end_line=number, raw=pending.raw + raw, message=pending.message + "\n" + text)
