@@ -1,0 +1,602 @@
+"""What happened in a build, as a fold over the event stream.
+
+``Summarizer`` takes events one at a time (so it works live, while the build is still printing) and can be asked for
+its ``LogSummary`` at any moment. Each build of the log is folded separately; the log's verdict is the last build's.
+Memory is bounded by the number of vertices of one build (plus a compact record of each finished build, of which
+the last ``MAX_BUILDS_KEPT`` are kept).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import regex
+
+from . import events as ev
+from .rules import DEFAULT_RULES, RuleSet
+
+SCHEMA = "buildlog/summary/1"
+MAX_BUILDS_KEPT = 100
+OUTPUT_TAIL = 30  # lines of a step's output kept for step-output rules
+SLOWEST = 5
+
+# Vertex kinds that are not "user steps" in buildctl --debug-json-cache-metrics' sense.
+NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", "image-export", "resolve"})
+# Counted as user steps but never cacheable (and never a miss).
+NOT_CACHEABLE_INSTRUCTIONS = frozenset({"FROM"})
+NOT_CACHEABLE_KINDS = frozenset({"frontend"})
+
+_QUOTED_COMMAND = regex.compile(r'process "(?:[^"\\]|\\.)*"|executor failed running \[.*?\]:', regex.DOTALL)
+_CLIENT_END_WARNINGS = regex.compile(r"No output specified|Build definition .* is empty", regex.IGNORECASE)
+_LOCAL_CACHE_MISSING = regex.compile(r"local cache import at (?P<ref>\S+) not found")
+
+
+@attrs.define
+class Failure:
+    failure_class: str
+    retryable: bool
+    reason: str
+    line: int | None
+    text: str | None
+    step: str | None
+    exit_code: int | None
+    rule: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"class": self.failure_class, "retryable": self.retryable, "reason": self.reason,
+                "line": self.line, "text": self.text, "step": self.step, "exit_code": self.exit_code,
+                "rule": self.rule}
+
+
+@attrs.define
+class StepCounts:
+    total: int = 0
+    cached: int = 0
+    executed: int = 0
+    errored: int = 0
+    canceled: int = 0
+    user_total: int = 0
+    user_cached: int = 0
+    user_cacheable: int = 0
+    from_: int = 0
+    miss: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        d = attrs.asdict(self)
+        d["from"] = d.pop("from_")
+        return d
+
+
+@attrs.define
+class CacheImport:
+    ref: str
+    found: bool | None  # None while the import is still running
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "found": bool(self.found)}
+
+
+@attrs.define
+class CacheExport:
+    backend: str
+    ref: str | None
+    completed: bool
+    error: str | None
+    ignored: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.define
+class StepMiss:
+    name: str
+    stage: str | None
+    index: int | None
+    vertex: int
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.define
+class BuildSummary:
+    """The summary of one build. ``to_json()`` is the JSON contract (docs/json.md)."""
+
+    index: int
+    first_line: int
+    last_line: int
+    format: str
+    outcome: str
+    failure: Failure | None
+    duration_s: float | None
+    steps: StepCounts
+    cache_state: str
+    hit_ratio: float | None
+    imports: list[CacheImport]
+    exports: list[CacheExport]
+    first_miss: StepMiss | None
+    first_miss_by_stage: list[StepMiss]
+    exported: bool
+    pushed: list[dict[str, str | None]]
+    manifest_list: str | None
+    step_times: list[tuple[str, float]]
+    warnings: list[dict[str, Any]]
+    hints: list[str]
+
+    @property
+    def retryable(self) -> bool:
+        return self.failure is not None and self.outcome == "failure" and self.failure.retryable
+
+    @property
+    def slowest(self) -> list[tuple[str, float]]:
+        return sorted(self.step_times, key=lambda t: -t[1])[:SLOWEST]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "build": self.index,
+            "lines": [self.first_line, self.last_line],
+            "format": self.format,
+            "outcome": self.outcome,
+            "retryable": self.retryable,
+            "failure": self.failure.to_json() if self.failure else None,
+            "duration_s": self.duration_s,
+            "steps": self.steps.to_json(),
+            "cache": {
+                "state": self.cache_state,
+                "hit_ratio": self.hit_ratio,
+                "imports": [i.to_json() for i in self.imports],
+                "exports": [e.to_json() for e in self.exports],
+                "first_miss": self.first_miss.to_json() if self.first_miss else None,
+                "first_miss_by_stage": [m.to_json() for m in self.first_miss_by_stage],
+            },
+            "image": {"exported": self.exported, "pushed": list(self.pushed), "manifest_list": self.manifest_list},
+            "slowest": [{"name": n, "seconds": s} for n, s in self.slowest],
+            "warnings": list(self.warnings),
+            "hints": list(self.hints),
+        }
+
+
+@attrs.define
+class LogSummary:
+    """The whole log: the last build's verdict on top, every build in ``builds``."""
+
+    builds: list[BuildSummary]
+    attempts: int
+
+    @property
+    def last(self) -> BuildSummary | None:
+        return self.builds[-1] if self.builds else None
+
+    @property
+    def outcome(self) -> str:
+        return self.last.outcome if self.last else "incomplete"
+
+    @property
+    def failure(self) -> Failure | None:
+        return self.last.failure if self.last else None
+
+    @property
+    def retryable(self) -> bool:
+        return self.last.retryable if self.last else False
+
+    def to_json(self) -> dict[str, Any]:
+        if self.last is not None:
+            top = self.last.to_json()
+        else:
+            top = _empty_build_json()
+        top["attempts"] = self.attempts
+        top["builds"] = [b.to_json() for b in self.builds]
+        top["builds_omitted"] = self.attempts - len(self.builds)
+        return top
+
+
+def _empty_build_json() -> dict[str, Any]:
+    return BuildSummary(0, 0, 0, "unknown", "incomplete", None, None, StepCounts(), "none", None, [], [], None,
+                        [], False, [], None, [], [], []).to_json()
+
+
+class _Vertex:
+    __slots__ = ("canceled", "cached", "done", "error", "error_line", "exit_code", "header_line", "info",
+                 "name", "number", "output", "seconds")
+
+    def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
+        self.number = number
+        self.name = name
+        self.info = info
+        self.header_line = line
+        self.cached = False
+        self.done = False
+        self.canceled = False
+        self.error: str | None = None
+        self.error_line: int | None = None
+        self.exit_code: int | None = None
+        self.seconds: float | None = None
+        self.output: collections.deque[str] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.cached or self.done or self.canceled or self.error is not None
+
+
+class _BuildFold:
+    """Folds the events of one build."""
+
+    def __init__(self, index: int, first_line: int) -> None:
+        self.index = index
+        self.first_line = first_line
+        self.last_line = first_line
+        self.format = "plain"
+        self.vertices: dict[int, _Vertex] = {}
+        self.final: ev.BuildFailed | None = None
+        self.imports: dict[int, CacheImport] = {}
+        self.extra_imports: list[CacheImport] = []
+        self.exports: dict[int, CacheExport] = {}
+        self.image_vertices: set[int] = set()
+        self.pushed: dict[str, str | None] = {}
+        self.manifest_list: str | None = None
+        self.warnings: dict[tuple[str | None, str, int | None], dict[str, Any]] = {}
+        self.ended_cleanly = False  # something the client prints only after the last vertex was seen
+        self.first_ts: str | None = None
+        self.last_ts: str | None = None
+        self.duration: float | None = None
+
+    # -- folding --------------------------------------------------------------------------------------------
+
+    def add(self, e: ev.Event) -> None:
+        self.last_line = e.end_line
+        ci = e.ci
+        if ci is not None and ci.timestamp is not None:
+            if self.first_ts is None:
+                self.first_ts = ci.timestamp
+            self.last_ts = ci.timestamp
+        handler = _HANDLERS.get(type(e))
+        if handler is None:
+            for cls in type(e).__mro__[1:]:
+                handler = _HANDLERS.get(cls)
+                if handler is not None:
+                    _HANDLERS[type(e)] = handler
+                    break
+            else:
+                _HANDLERS[type(e)] = _ignore
+                return
+        handler(self, e)
+
+    def _vertex(self, e: ev.VertexEvent) -> _Vertex:
+        v = self.vertices.get(e.vertex)
+        if v is None:
+            # a vertex line whose header we never saw (a log cut at the start)
+            v = self.vertices[e.vertex] = _Vertex(e.vertex, f"#{e.vertex}", ev.VertexName(kind="other"), e.line)
+        return v
+
+    def on_header(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexHeader)
+        v = self.vertices.get(e.vertex)
+        if v is None:
+            v = self.vertices[e.vertex] = _Vertex(e.vertex, e.name, e.info, e.line)
+            kind = e.info.kind
+            if kind == "cache-import" and e.info.ref:
+                self.imports[e.vertex] = CacheImport(e.info.ref, None)
+            elif kind == "cache-export":
+                self.exports[e.vertex] = CacheExport(e.info.backend or "unknown", e.info.ref, False, None)
+            elif kind == "image-export":
+                self.image_vertices.add(e.vertex)
+            elif kind == "step" and e.info.instruction == "RUN":
+                v.output = collections.deque(maxlen=OUTPUT_TAIL)
+
+    def on_cached(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexEvent)
+        self._vertex(e).cached = True
+
+    def on_done(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexDone)
+        v = self._vertex(e)
+        v.done = True
+        v.seconds = e.seconds if v.seconds is None else max(v.seconds, e.seconds)
+        imp = self.imports.get(e.vertex)
+        if imp is not None and imp.found is None and v.error is None:
+            imp.found = True
+        exp = self.exports.get(e.vertex)
+        if exp is not None and v.error is None:
+            exp.completed = True
+
+    def on_error(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexError)
+        v = self._vertex(e)
+        if v.error is None:
+            v.error = e.message
+            v.error_line = e.line
+            v.exit_code = e.exit_code
+        imp = self.imports.get(e.vertex)
+        if imp is not None:
+            imp.found = False
+        exp = self.exports.get(e.vertex)
+        if exp is not None:
+            exp.completed = False
+            exp.error = e.message
+
+    def on_canceled(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexEvent)
+        self._vertex(e).canceled = True
+
+    def on_output(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.StepOutput)
+        v = self.vertices.get(e.vertex)
+        if v is not None and v.output is not None:
+            v.output.append(e.text)
+
+    def on_manifest_found(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexEvent)
+        imp = self.imports.get(e.vertex)
+        if imp is not None:
+            imp.found = True
+
+    def on_cache_manifest_written(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.CacheManifestWritten)
+        exp = self.exports.get(e.vertex)
+        if exp is not None and e.done and exp.error is None:
+            exp.completed = True
+
+    def on_pushed(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.ManifestPushed)
+        if e.done:
+            self.pushed[e.ref] = e.digest
+
+    def on_manifest_list(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.ManifestListExported)
+        self.manifest_list = e.digest
+
+    def on_vertex_warning(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexWarning)
+        self._warn(e.rule, e.message or e.text, e.source_line, e.line)
+
+    def on_check_warning(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.BuildCheckWarning)
+        self._warn(e.rule, e.message, e.source_line, e.line)
+        self.ended_cleanly = True
+
+    def on_client_warning(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.ClientWarning)
+        self._warn(None, e.text, None, e.line)
+        m = _LOCAL_CACHE_MISSING.search(e.text)
+        if m is not None:
+            self.extra_imports.append(CacheImport(m["ref"], False))
+        if _CLIENT_END_WARNINGS.search(e.text):
+            self.ended_cleanly = True
+
+    def on_build_failed(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.BuildFailed)
+        # The docker/build-push-action wrapper repeats the error already printed: keep the original.
+        if self.final is None or e.style != "wrapper":
+            self.final = e
+
+    def on_end_marker(self, e: ev.Event) -> None:
+        self.ended_cleanly = True
+
+    def _warn(self, rule: str | None, text: str, source_line: int | None, line: int) -> None:
+        key = (rule, text, source_line)
+        if key not in self.warnings:
+            self.warnings[key] = {"rule": rule, "text": text, "line": line, "source_line": source_line}
+
+    # -- the verdict ---------------------------------------------------------------------------------------------
+
+    def summary(self, rules: RuleSet, closed: bool) -> BuildSummary:
+        vertices = self.vertices.values()
+        counts = StepCounts()
+        step_times: list[tuple[str, float]] = []
+        stage_misses: dict[tuple[str | None, str | None], StepMiss] = {}
+        for v in vertices:
+            counts.total += 1
+            counts.cached += v.cached
+            counts.canceled += v.canceled
+            counts.errored += v.error is not None
+            counts.executed += v.done and not v.cached
+            if v.seconds is not None and v.done and not v.cached:
+                step_times.append((v.name, v.seconds))
+            info = v.info
+            if info.kind in NON_USER_KINDS:
+                continue
+            counts.user_total += 1
+            if info.instruction in NOT_CACHEABLE_INSTRUCTIONS or info.kind in NOT_CACHEABLE_KINDS:
+                counts.from_ += 1
+                continue
+            counts.user_cacheable += 1
+            if v.cached:
+                counts.user_cached += 1
+            elif v.done or v.error is not None:
+                key = (info.target, info.stage)
+                miss = StepMiss(v.name, info.stage, info.index, v.number, v.header_line)
+                best = stage_misses.get(key)
+                if best is None or (miss.index or 0, miss.line) < (best.index or 0, best.line):
+                    stage_misses[key] = miss
+        counts.miss = counts.user_cacheable - counts.user_cached
+        imports = list(self.imports.values()) + self.extra_imports
+        by_stage = sorted(stage_misses.values(), key=lambda m: m.line)
+        outcome, failure = self._verdict(rules, closed)
+        exports = list(self.exports.values())
+        for x in exports:
+            x.ignored = x.error is not None and not (failure is not None and failure.failure_class == "cache-export")
+        return BuildSummary(
+            index=self.index, first_line=self.first_line, last_line=self.last_line, format=self.format,
+            outcome=outcome, failure=failure, duration_s=self._duration(), steps=counts,
+            cache_state=_cache_state(imports, counts), hit_ratio=(
+                round(counts.user_cached / counts.user_cacheable, 4) if counts.user_cacheable else None),
+            imports=imports, exports=exports, first_miss=by_stage[0] if by_stage else None,
+            first_miss_by_stage=by_stage,
+            exported=any(self.vertices[n].done and self.vertices[n].error is None for n in self.image_vertices),
+            pushed=[{"ref": r, "digest": d} for r, d in self.pushed.items()], manifest_list=self.manifest_list,
+            step_times=step_times, warnings=list(self.warnings.values()), hints=self._hints(exports),
+        )
+
+    def _duration(self) -> float | None:
+        if self.duration is not None:
+            return self.duration
+        if self.first_ts and self.last_ts and self.first_ts != self.last_ts:
+            from .timestamps import seconds_between
+
+            return seconds_between(self.first_ts, self.last_ts)
+        return None
+
+    def _hints(self, exports: list[CacheExport]) -> list[str]:
+        hints = []
+        if exports and any(w["rule"] == "SecretsUsedInArgOrEnv" for w in self.warnings.values()):
+            hints.append("SecretsUsedInArgOrEnv: secrets passed with ARG or ENV end up in the exported cache "
+                         "layers; use RUN --mount=type=secret instead.")
+        return hints
+
+    def _verdict(self, rules: RuleSet, closed: bool) -> tuple[str, Failure | None]:
+        final = self.final
+        if final is not None:
+            failure = self._classify(final.message, final.style, final.line, final.message, rules, final.exit_code)
+            outcome = "canceled" if failure.failure_class == "canceled" else "failure"
+            return outcome, failure
+        running = [v for v in self.vertices.values() if not v.finished]
+        fatal = [v for v in self.vertices.values()
+                 if v.error is not None and v.number not in self.imports and v.number not in self.exports]
+        if not running and self.vertices and (self.ended_cleanly or self._exported_all()) and not fatal:
+            return "success", None
+        # No verdict in the log: it was cut, or the client died silently.
+        failure = None
+        if fatal:
+            v = min(fatal, key=lambda v: v.error_line or 0)
+            assert v.error is not None
+            failure = self._classify(v.error, None, v.error_line, v.error, rules, v.exit_code)
+            failure.retryable = False
+            failure.reason = "The log ends without a verdict; so far: " + failure.reason
+        return "incomplete", failure
+
+    def _exported_all(self) -> bool:
+        """True when the build reached its end: an image export finished (and every export after it)."""
+        return any(self.vertices[n].done for n in self.image_vertices) or (
+            bool(self.exports) and all(self.vertices[n].finished for n in self.exports))
+
+    def _failed_vertex(self, message: str) -> _Vertex | None:
+        errored = [v for v in self.vertices.values() if v.error is not None and v.number not in self.imports]
+        for v in errored:
+            assert v.error is not None
+            first = v.error.split("\n", 1)[0]
+            if first and first in message:
+                return v
+        errored = [v for v in errored if not v.canceled]
+        return min(errored, key=lambda v: v.error_line or 0) if errored else None
+
+    def _classify(self, message: str, style: str | None, line: int | None, text: str, rules: RuleSet,
+                  exit_code: int | None) -> Failure:
+        vertex = self._failed_vertex(message)
+        step = vertex.name if vertex is not None else None
+        if exit_code is None and vertex is not None:
+            exit_code = vertex.exit_code
+        matched = None
+        if vertex is not None and vertex.output:
+            matched = rules.match("\n".join(vertex.output), scope="step-output")
+        if matched is None:
+            matched = rules.match(_QUOTED_COMMAND.sub("process", message), scope="final", style=style)
+        if matched is None:
+            failure = Failure("unknown", False, "No rule recognises this failure; the decisive line is kept so that "
+                              "a rule can be added.", line, text, step, exit_code)
+        else:
+            rule, snippet = matched
+            reason = rule.reason.format(match=snippet.strip()[:120], exit_code=exit_code)
+            failure = Failure(rule.failure_class, rule.retryable, reason, line, text, step, exit_code, rule.name)
+        if vertex is not None and vertex.number in self.exports and failure.failure_class not in ("canceled",):
+            # Where it failed decides the class, why it failed decides the retry verdict.
+            failure.reason = "Exporting the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
+            failure.failure_class = "cache-export"
+        return failure
+
+
+def _cache_state(imports: list[CacheImport], counts: StepCounts) -> str:
+    found = any(i.found for i in imports)
+    if counts.user_cached == 0:
+        if imports:
+            return "cold"
+        return "none"
+    if counts.miss == 0 and (found or counts.user_cached):
+        return "warm"
+    return "partial"
+
+
+def _ignore(fold: _BuildFold, e: ev.Event) -> None:
+    return None
+
+
+_HANDLERS: dict[type[ev.Event], Any] = {
+    ev.VertexHeader: _BuildFold.on_header,
+    ev.VertexCached: _BuildFold.on_cached,
+    ev.VertexDone: _BuildFold.on_done,
+    ev.VertexError: _BuildFold.on_error,
+    ev.VertexCanceled: _BuildFold.on_canceled,
+    ev.StepOutput: _BuildFold.on_output,
+    ev.CacheManifestFound: _BuildFold.on_manifest_found,
+    ev.CacheManifestWritten: _BuildFold.on_cache_manifest_written,
+    ev.ManifestPushed: _BuildFold.on_pushed,
+    ev.ManifestListExported: _BuildFold.on_manifest_list,
+    ev.VertexWarning: _BuildFold.on_vertex_warning,
+    ev.BuildCheckWarning: _BuildFold.on_check_warning,
+    ev.ClientWarning: _BuildFold.on_client_warning,
+    ev.BuildFailed: _BuildFold.on_build_failed,
+    ev.WarningsSummary: _BuildFold.on_end_marker,
+    ev.BuildDetailsLink: _BuildFold.on_end_marker,
+    ev.ErrorBlockRule: _BuildFold.on_end_marker,
+}
+
+
+class Summarizer:
+    """Feed events (``feed``/``feed_all``); ask for ``result()`` whenever you like."""
+
+    def __init__(self, rules: RuleSet | None = None) -> None:
+        self._rules = rules or DEFAULT_RULES
+        self._fold: _BuildFold | None = None
+        self._done: collections.deque[BuildSummary] = collections.deque(maxlen=MAX_BUILDS_KEPT)
+        self._attempts = 0
+        self._closed = False
+
+    def feed(self, event: ev.Event) -> None:
+        b = event.build
+        fold = self._fold
+        if fold is None or b != fold.index:
+            if b == 0 and fold is None:
+                return  # text before the first build
+            if fold is not None:
+                self._done.append(fold.summary(self._rules, closed=True))
+            fold = self._fold = _BuildFold(b, event.line)
+            self._attempts += 1
+        fold.add(event)
+
+    def feed_all(self, events: Iterable[ev.Event]) -> Summarizer:
+        for event in events:
+            self.feed(event)
+        return self
+
+    def close(self) -> LogSummary:
+        self._closed = True
+        return self.result()
+
+    def result(self) -> LogSummary:
+        builds = list(self._done)
+        if self._fold is not None:
+            builds.append(self._fold.summary(self._rules, closed=self._closed))
+            builds = builds[-MAX_BUILDS_KEPT:]
+        return LogSummary(builds=builds, attempts=self._attempts)
+
+
+def summarize_events(events: Iterable[ev.Event], rules: RuleSet | None = None) -> LogSummary:
+    return Summarizer(rules).feed_all(events).close()
+
+
+def summarize_path(path: str | os.PathLike[str], rules: RuleSet | None = None) -> LogSummary:
+    from .sources import parse_path
+
+    return summarize_events(parse_path(path), rules)
+
+
+def summarize_bytes(data: bytes, rules: RuleSet | None = None) -> LogSummary:
+    from .sources import parse_bytes
+
+    return summarize_events(parse_bytes(data), rules)
