@@ -4,10 +4,34 @@ from __future__ import annotations
 
 from .events import Event, event_to_dict
 from .parser import Parser
+from .rules import DEFAULT_RULES, Rule, RuleSet, load_rules, rules_from_toml
 from .sources import parse_async, parse_bytes, parse_file, parse_iter, parse_path
+from .summary import (
+    BuildSummary,
+    Failure,
+    LogSummary,
+    Summarizer,
+    summarize_bytes,
+    summarize_events,
+    summarize_path,
+)
+from .verdict import exit_code_for
 
 __all__ = [
+    "DEFAULT_RULES",
+    "BuildSummary",
     "Event",
+    "Failure",
+    "LogSummary",
+    "Rule",
+    "RuleSet",
+    "Summarizer",
+    "exit_code_for",
+    "load_rules",
+    "rules_from_toml",
+    "summarize_bytes",
+    "summarize_events",
+    "summarize_path",
     "Parser",
     "event_to_dict",
     "parse_async",

@@ -6,6 +6,7 @@ Exit codes are part of the contract (see docs/cli.md): 2 is bad usage or unreada
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Annotated, BinaryIO
@@ -14,6 +15,7 @@ import typer
 
 from .events import Event, event_to_dict
 from .sources import parse_file
+from .summary import LogSummary, summarize_events
 
 app = typer.Typer(
     add_completion=False,
@@ -73,6 +75,60 @@ def events(
         # `buildlog events big.log | head` must not end in a traceback
         sys.stderr.close()
         raise typer.Exit(0) from None
+
+
+RulesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--rules", help="TOML file of extra failure rules, tried before the built-in ones (repeatable)."),
+]
+
+
+def _summarize(file: str, rules: list[str] | None) -> LogSummary:
+    from .rules import DEFAULT_RULES, load_rules
+
+    try:
+        ruleset = load_rules(rules) if rules else DEFAULT_RULES
+    except (OSError, ValueError) as exc:
+        typer.echo(f"buildlog: bad --rules: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    return summarize_events(read_events(file), ruleset)
+
+
+@app.command()
+def summary(
+    file: FileArg = "-",
+    format: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",
+    color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour text output "
+                                               "(default: when standard output is a terminal).")] = None,
+    rules: RulesOpt = None,
+) -> None:
+    """Summarise a build log: verdict, cache, steps, slowest steps, pushes, warnings."""
+    if format not in ("text", "json", "markdown"):
+        typer.echo(f"buildlog: unknown --format {format!r} (text, json or markdown)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    result = _summarize(file, rules)
+    if format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n")
+    elif format == "markdown":
+        from .render import render_markdown
+
+        sys.stdout.write(render_markdown(result))
+    else:
+        from .render import render_text
+
+        use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
+        sys.stdout.write(render_text(result, color=use_color))
+
+
+@app.command()
+def classify(file: FileArg = "-", rules: RulesOpt = None) -> None:
+    """One line (class: reason) and an exit code: 0 success, 1 failure not worth retrying (canceled included),
+    75 failure worth retrying, 3 incomplete log, 2 bad usage or unreadable input."""
+    from .verdict import exit_code_for, one_line
+
+    result = _summarize(file, rules)
+    typer.echo(one_line(result))
+    raise typer.Exit(exit_code_for(result))
 
 
 def main() -> None:

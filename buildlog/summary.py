@@ -397,7 +397,7 @@ class _BuildFold:
             counts.canceled += v.canceled
             counts.errored += v.error is not None
             counts.executed += v.done and not v.cached
-            if v.seconds is not None and v.done and not v.cached:
+            if v.seconds and v.done and not v.cached:
                 step_times.append((v.name, v.seconds))
             info = v.info
             if info.kind in NON_USER_KINDS:
