@@ -78,7 +78,8 @@ def render_text(summary: LogSummary, color: bool = False) -> str:
     if b.pushed:
         for i, p in enumerate(b.pushed):
             label = "pushed  " if i == 0 else "        "
-            digest = f" @ {p['digest'][:19]}…" if p.get("digest") else ""
+            pushed_digest = p.get("digest")
+            digest = f" @ {pushed_digest[:19]}…" if pushed_digest else ""
             out.append(f"{c(label, 'bold')}{p['ref']}{digest}")
     elif b.exported:
         out.append(f"{c('image   ', 'bold')}exported (not pushed)")

@@ -22,7 +22,7 @@ import regex
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 CLASSES: tuple[str, ...] = (
     "builder-connection-lost",
@@ -45,13 +45,18 @@ CLASSES: tuple[str, ...] = (
 SCOPES = ("final", "step-output")
 
 
+def _compile(pattern: str | regex.Pattern[str]) -> regex.Pattern[str]:
+    if isinstance(pattern, str):
+        return regex.compile(pattern, regex.IGNORECASE | regex.DOTALL)
+    return pattern
+
+
 @attrs.frozen
 class Rule:
     """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``."""
 
     name: str
-    pattern: regex.Pattern[str] = attrs.field(converter=lambda p: regex.compile(p, regex.IGNORECASE | regex.DOTALL)
-                                              if isinstance(p, str) else p)
+    pattern: regex.Pattern[str] = attrs.field(converter=_compile)
     failure_class: str = attrs.field(validator=attrs.validators.in_(CLASSES))
     retryable: bool
     reason: str
@@ -60,7 +65,7 @@ class Rule:
 
 
 def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, **kw: str) -> Rule:
-    return Rule(name, pattern, cls, retryable, reason, **kw)  # type: ignore[arg-type]
+    return Rule(name, _compile(pattern), cls, retryable, reason, **kw)
 
 
 # Ordered: more specific and more "inner" causes first.

@@ -203,8 +203,20 @@ def _empty_build_json() -> dict[str, Any]:
 
 
 class _Vertex:
-    __slots__ = ("canceled", "cached", "done", "error", "error_line", "exit_code", "header_line", "info",
-                 "name", "number", "output", "seconds")
+    __slots__ = (
+        "cached",
+        "canceled",
+        "done",
+        "error",
+        "error_line",
+        "exit_code",
+        "header_line",
+        "info",
+        "name",
+        "number",
+        "output",
+        "seconds",
+    )
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -453,16 +465,15 @@ class _BuildFold:
     def _verdict(self, rules: RuleSet, closed: bool) -> tuple[str, Failure | None]:
         final = self.final
         if final is not None:
-            failure = self._classify(final.message, final.style, final.line, final.message, rules, final.exit_code)
-            outcome = "canceled" if failure.failure_class == "canceled" else "failure"
-            return outcome, failure
+            decided = self._classify(final.message, final.style, final.line, final.message, rules, final.exit_code)
+            return ("canceled" if decided.failure_class == "canceled" else "failure"), decided
         running = [v for v in self.vertices.values() if not v.finished]
         fatal = [v for v in self.vertices.values()
                  if v.error is not None and v.number not in self.imports and v.number not in self.exports]
         if not running and self.vertices and (self.ended_cleanly or self._exported_all()) and not fatal:
             return "success", None
         # No verdict in the log: it was cut, or the client died silently.
-        failure = None
+        failure: Failure | None = None
         if fatal:
             v = min(fatal, key=lambda v: v.error_line or 0)
             assert v.error is not None

@@ -24,7 +24,8 @@ def to_epoch(value: str) -> float | None:
     except ValueError:
         return None
     frac = m["frac"] or "0"
-    return base.timestamp() + int(frac) / 10 ** len(frac)
+    seconds: float = base.timestamp() + int(frac) / 10 ** len(frac)
+    return seconds
 
 
 def seconds_between(start: str, end: str) -> float | None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from fixturelib import SHARED, label_of, shared_logs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,12 +7,11 @@ families of messages those documents list), not invented.
 from __future__ import annotations
 
 import pytest
+from fixturelib import SHARED
 
 from buildlog import DEFAULT_RULES, parse_bytes, rules_from_toml
 from buildlog.events import BuildFailed
 from buildlog.rules import BUILTIN_RULES, CLASSES, load_rules
-
-from fixturelib import SHARED
 
 
 def real_line(log: str, number: int) -> str:

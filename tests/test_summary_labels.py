@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixturelib import label_of, shared_logs
 
 from buildlog import summarize_path
-
-from fixturelib import label_of, shared_logs
 
 LOGS = shared_logs()
 

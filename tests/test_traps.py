@@ -5,16 +5,16 @@ test says so (``synthetic variant``)."""
 
 from __future__ import annotations
 
-from buildlog import summarize_bytes, summarize_path
-
 from fixturelib import SHARED
+
+from buildlog import summarize_bytes, summarize_path
 
 
 def lines(name: str) -> list[bytes]:
     return (SHARED / name).read_bytes().splitlines(keepends=True)
 
 
-# -- A vertex ERROR is not a build failure by itself -------------------------------------------------------------
+# -- A vertex ERROR is not a build failure by itself ----------
 
 def test_cache_import_not_found_is_a_cold_cache_not_a_failure() -> None:
     s = summarize_path(SHARED / "s01-cold-plain.log")
@@ -37,7 +37,7 @@ def test_ignored_cache_export_error_is_not_a_failure() -> None:
     assert export.error is not None and "connection refused" in export.error
 
 
-# -- The innermost cause wins ------------------------------------------------------------------------------------
+# -- The innermost cause wins ----------
 
 def test_push_failure_is_classed_by_its_cause() -> None:
     s = summarize_path(SHARED / "s08-proxy-503-plain.log")
@@ -56,7 +56,7 @@ def test_disk_full_behind_a_plain_exit_code() -> None:
     assert not s.retryable
 
 
-# -- Collateral damage is not the cause ----------------------------------------------------------------------------
+# -- Collateral damage is not the cause ----------
 
 def test_canceled_sibling_is_not_the_cause() -> None:
     s = summarize_path(SHARED / "s08-proxy-503-plain.log")
@@ -66,7 +66,7 @@ def test_canceled_sibling_is_not_the_cause() -> None:
     assert last.failure.step == "exporting to image"
 
 
-# -- BuildKit retries pushes itself ---------------------------------------------------------------------------------
+# -- BuildKit retries pushes itself ----------
 
 def test_push_retries_that_succeed_are_not_a_failure() -> None:
     s = summarize_path(SHARED / "s08-proxy-reset-transient-plain.log")
@@ -75,7 +75,7 @@ def test_push_retries_that_succeed_are_not_a_failure() -> None:
     assert last is not None and last.pushed
 
 
-# -- A log with no ending is incomplete ------------------------------------------------------------------------------
+# -- A log with no ending is incomplete ----------
 
 def test_cut_log_is_incomplete_not_success() -> None:
     log = lines("s02-warm-plain.log")
@@ -100,7 +100,7 @@ def test_client_that_died_silently_is_incomplete() -> None:
     assert s.outcome == "incomplete"
 
 
-# -- cache-export is about where it failed, the retry verdict about why ---------------------------------------------
+# -- cache-export is about where it failed, the retry verdict about why ----------
 
 def _with_final_line(name: str, final: bytes) -> bytes:
     log = lines(name)
@@ -137,7 +137,7 @@ def test_cache_export_429_is_retryable() -> None:
     assert s.retryable
 
 
-# -- canceled ---------------------------------------------------------------------------------------------------------
+# -- canceled ----------
 
 def test_sigint_is_canceled_and_never_retried() -> None:
     s = summarize_path(SHARED / "s09-canceled-sigint-plain.log")
@@ -145,7 +145,7 @@ def test_sigint_is_canceled_and_never_retried() -> None:
     assert s.failure is not None and s.failure.failure_class == "canceled" and not s.retryable
 
 
-# -- hints --------------------------------------------------------------------------------------------------------------
+# -- hints ----------
 
 def test_secrets_hint_only_with_a_cache_export() -> None:
     s = summarize_path(SHARED / "s10-build-check-warnings-plain.log")
