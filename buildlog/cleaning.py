@@ -50,6 +50,12 @@ def clean_line(body: str) -> tuple[str, CIPrefix | None]:
     return body, prefix
 
 
+def split_ci_prefix(body: str) -> tuple[CIPrefix | None, str]:
+    """The CI prefix of ``body`` and the rest with its escape sequences kept: tty frames need their colours and
+    cursor movement, which ``clean_line`` removes."""
+    return _strip_prefixes(body)
+
+
 def _strip_prefixes(body: str) -> tuple[CIPrefix | None, str]:
     timestamp = marker = section = None
     found = False

@@ -131,6 +131,72 @@ def classify(file: FileArg = "-", rules: RulesOpt = None) -> None:
     raise typer.Exit(exit_code_for(result))
 
 
+@app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+def run(
+    command: Annotated[list[str] | None, typer.Argument(
+        help="The build command and its arguments, after --.", show_default=False)] = None,
+    attempts: Annotated[int, typer.Option("--attempts", help="Attempts in all, the first one included.")] = 3,
+    backoff: Annotated[float, typer.Option("--backoff", help="Seconds before the first retry; doubled for each "
+                                           "further retry, six times as long after rate-limited.")] = 5.0,
+    max_time: Annotated[float | None, typer.Option("--max-time", help="No retry starts later than this many "
+                                                   "seconds after the first attempt started.")] = None,
+    before_retry: Annotated[str | None, typer.Option("--before-retry", help="Shell command run before each retry "
+                                                     "(e.g. recreate the buildx builder).")] = None,
+    rules: RulesOpt = None,
+    summary_file: Annotated[str | None, typer.Option("--summary-file", help="Write a summary of the run here "
+                                                     "at the end.")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="Of --summary-file: json, markdown or text.")] = "json",
+    github_summary: Annotated[bool, typer.Option("--github-summary", help="Append a markdown report of every "
+                                                 "attempt to $GITHUB_STEP_SUMMARY.")] = False,
+    kill_grace: Annotated[float, typer.Option("--kill-grace", help="Seconds between passing on SIGINT/SIGTERM "
+                                              "and SIGKILL.")] = 10.0,
+) -> None:
+    """Run a build command, pass its output through untouched, retry it only when the failure is transient.
+
+    Exit code (docs/run.md): 0 success; the command's own code for a failure a retry will not fix; 75 when
+    transient failures used up the attempts or --max-time; 130/143 when interrupted; 127 command not found;
+    2 bad usage."""
+    from .rules import DEFAULT_RULES, load_rules
+    from .run import SUMMARY_FORMATS, render_run, run_with_retries
+
+    def usage(message: str) -> typer.Exit:
+        typer.echo(f"buildlog run: {message}", err=True)
+        return typer.Exit(EXIT_USAGE)
+
+    if not command:
+        raise usage("no command given; usage: buildlog run [OPTIONS] -- COMMAND [ARGS]...")
+    if attempts < 1:
+        raise usage("--attempts must be at least 1")
+    if backoff < 0 or kill_grace < 0 or (max_time is not None and max_time < 0):
+        raise usage("--backoff, --max-time and --kill-grace cannot be negative")
+    if format not in SUMMARY_FORMATS:
+        raise usage(f"unknown --format {format!r} ({', '.join(SUMMARY_FORMATS)})")
+    if summary_file is not None and not os.path.isdir(os.path.dirname(os.path.abspath(summary_file))):
+        raise usage(f"--summary-file {summary_file}: no such directory")
+    try:
+        ruleset = load_rules(rules) if rules else DEFAULT_RULES
+    except (OSError, ValueError) as exc:
+        raise usage(f"bad --rules: {exc}") from None
+    github_path = os.environ.get("GITHUB_STEP_SUMMARY") if github_summary else None
+    if github_summary and not github_path:
+        typer.echo("buildlog: --github-summary: $GITHUB_STEP_SUMMARY is not set; no job summary written", err=True)
+
+    result = run_with_retries(command, attempts=attempts, backoff=backoff, max_time=max_time,
+                              before_retry=before_retry, rules=ruleset, kill_grace=kill_grace)
+    # A summary that cannot be written is reported, but does not change the build's exit code.
+    outputs = [(summary_file, "w", format)] if summary_file else []
+    if github_path:
+        outputs.append((github_path, "a", "markdown"))
+    for path, mode, fmt in outputs:
+        try:
+            text = render_run(result, fmt)
+            with open(path, mode, encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            typer.echo(f"buildlog: cannot write {path}: {exc.strerror or exc}", err=True)
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     app()
 

@@ -7,6 +7,8 @@ done by the plain grammar; its ``id`` is then matched here. Each rule says which
 
 from __future__ import annotations
 
+from typing import Any
+
 import regex
 
 from . import events as ev
@@ -56,7 +58,9 @@ EXIT_CODE = regex.compile(r"(?:did not complete successfully|executor failed run
                           regex.DOTALL)
 
 
-def status_event_class(kind: str, status_id: str) -> tuple[type[ev.VertexStatus], dict[str, str]] | None:
+def status_event_class(kind: str, status_id: str) -> tuple[type[ev.VertexStatus], dict[str, Any]] | None:
+    """The event class for a status id in a vertex of this kind, and its own fields (keyword arguments for the
+    class, hence ``Any``); None for a plain ``VertexStatus``."""
     for kinds, pattern, cls in STATUS_RULES:
         if kinds is not None and kind not in kinds:
             continue
@@ -66,12 +70,12 @@ def status_event_class(kind: str, status_id: str) -> tuple[type[ev.VertexStatus]
             if "manifest_kind" in fields:
                 fields["manifest_kind"] = MANIFEST_KINDS[fields["manifest_kind"]]
             if cls is ev.ManifestPushed:
-                fields.setdefault("digest", None)  # type: ignore[arg-type]
+                fields.setdefault("digest", None)
             return cls, fields
     return None
 
 
-def error_event_class(kind: str, message: str) -> tuple[type[ev.VertexError], dict[str, object]] | None:
+def error_event_class(kind: str, message: str) -> tuple[type[ev.VertexError], dict[str, Any]] | None:
     for kinds, pattern, cls, fixed in ERROR_RULES:
         if kind in kinds and pattern.match(message):
             return cls, dict(fixed)

@@ -8,8 +8,12 @@ Events are immutable values. Each one carries where it came from:
 * ``build`` — which build of the log the event belongs to (1-based; 0 for text before the first build);
 * ``ci`` — the CI prefix that was stripped from the line (GitHub timestamp, GitLab section marker, ...), if any.
 
-Concatenating ``raw_bytes()`` of all events, in order, gives back the whole input. The only events with an empty
-``raw`` are the synthetic ones (``BuildStarted`` with ``inferred=True``), which mark a boundary between two lines.
+Concatenating ``raw_bytes()`` of all events, in order, gives back the whole input. Events with an empty ``raw`` are
+of two sorts: synthetic ones (``BuildStarted`` with ``inferred=True``, ``FormatDetected``), which mark a boundary
+before a line; and the events derived from a line that means several things (a rawjson line updating many
+vertices, a tty line redrawing rows, a legacy failure line that is both the step's error and the build's): the
+FIRST event of such a line carries its raw text and span, the following ones have ``raw=""`` and the same
+``line``/``end_line``. So each input line belongs to the span of exactly one event with raw text.
 
 ``docs/events.md`` documents each type; a test keeps it in step with this module.
 """
@@ -476,6 +480,159 @@ class BuildDetailsLink(Event):
     """``View build details: URL``."""
 
     url: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `docker push` output, which CI scripts print right after a build (Docker 20.10's `docker build` cannot push)
+
+
+@frozen(kw_only=True)
+class PushStarted(Event):
+    """``The push refers to repository [REPO]``."""
+
+    repository: str
+
+
+@frozen(kw_only=True)
+class PushLayerStatus(Event):
+    """``ID: Preparing`` / ``Pushed`` / ``Layer already exists`` / ``Mounted from REPO`` / ``Retrying in N seconds``."""
+
+    layer: str
+    status: str
+
+
+@frozen(kw_only=True)
+class PushDigest(Event):
+    """``TAG: digest: sha256:... size: N``: the push of REPO:TAG completed."""
+
+    ref: str  # the repository of the PushStarted line and this tag
+    tag: str
+    digest: str
+    size: int
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Other shapes of the same output: rawjson, tty captures, the legacy builder (docs/formats.md).
+#
+# A rawjson or tty line first gives the event that carries its raw text (SolveStatusLine, TtyLine); the events
+# that line means follow it with an empty ``raw`` and the same span. Whatever the format, the vertex events are
+# the plain ones (VertexHeader, VertexCached, VertexDone, ...), so that a verdict never depends on the format.
+
+
+@frozen(kw_only=True)
+class FormatDetected(Event):
+    """A build whose text is not plain progress: ``format`` is ``rawjson``, ``tty`` or ``legacy``; ``forced`` when
+    the caller chose it. Synthetic (empty ``raw``), right after the build's ``BuildStarted``."""
+
+    format: str
+    forced: bool = False
+
+
+@frozen(kw_only=True)
+class SolveStatusLine(Event):
+    """One rawjson line, a JSON ``SolveStatus``, with how many objects of each kind it held."""
+
+    vertexes: int
+    statuses: int
+    logs: int
+    warnings: int
+
+
+@frozen(kw_only=True)
+class MalformedJson(Event):
+    """A line of a rawjson stream that is not a JSON object: cut short, longer than the line bound, or foreign
+    text. ``text`` is the line (its first piece for an over-long one)."""
+
+    text: str
+    error: str
+
+
+@frozen(kw_only=True)
+class VertexInputs(VertexEvent):
+    """rawjson: the vertex's digest and the digests of the vertices it consumes, the edges of the build graph.
+    Given once, right after the vertex's first header; inputs may name vertices never shown (never started)."""
+
+    digest: str
+    inputs: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class VertexTiming(VertexEvent):
+    """rawjson: exact times of a vertex that reached an end state (done, cached, error, canceled): its first
+    start and last completion as sent (RFC 3339, nanoseconds), and its run time with overlapping runs merged
+    (what plain's ``DONE`` rounds to a tenth). A vertex that runs again gets another one; the last one holds."""
+
+    started: str
+    completed: str
+    seconds: float
+
+
+@frozen(kw_only=True)
+class TtyLine(Event):
+    """A line of tty frames: the rows it draws (cursor movement can put several on one line), colours and
+    cursor movement removed, padding kept."""
+
+    rows: tuple[str, ...]
+
+
+@frozen(kw_only=True)
+class TtyFrame(Event):
+    """``[+] Building 12.3s (15/20)``, the header of a tty frame (``FINISHED`` on the last one)."""
+
+    seconds: float
+    completed: int
+    total: int
+    finished: bool
+
+
+@frozen(kw_only=True)
+class LegacyContextSent(Event):
+    """``Sending build context to Docker daemon  2.048kB``: the legacy builder's first line."""
+
+    size: int | None  # bytes
+
+
+@frozen(kw_only=True)
+class LegacyContainerStarted(VertexEvent):
+    """`` ---> Running in 3f2a...``: the step runs in this container."""
+
+    container: str
+
+
+@frozen(kw_only=True)
+class LegacyStepImage(VertexEvent):
+    """`` ---> 9c1d...`` after a cached step: the image the cache gave."""
+
+    image: str
+
+
+@frozen(kw_only=True)
+class LegacyStepDone(VertexDone):
+    """`` ---> 9c1d...`` after a step that ran: the step is done and this is its image. The legacy builder prints
+    no times: ``seconds`` is 0.0 and means nothing."""
+
+    image: str
+
+
+@frozen(kw_only=True)
+class LegacyContainerRemoved(VertexEvent):
+    """``Removing intermediate container 3f2a...``."""
+
+    container: str
+
+
+@frozen(kw_only=True)
+class LegacyImageBuilt(Event):
+    """``Successfully built 9c1d...``."""
+
+    image: str
+
+
+@frozen(kw_only=True)
+class LegacyImageTagged(Event):
+    """``Successfully tagged app:latest``."""
+
+    ref: str
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,27 +1,32 @@
 """Bytes in, lines out: the lowest layer of the parser.
 
-Only ``\\n`` ends a line (``\\r\\n`` is a ``\\n`` with a ``\\r`` before it). A lone ``\\r`` stays inside the line:
-in plain output it belongs to a step's own text (a progress bar redrawing itself), in tty captures to the redraw.
+Only ``\\n`` ends a line (``\\r\\n`` is a ``\\n`` with a ``\\r`` before it). A lone ``\\r`` stays inside
+the line: in plain output it belongs to a step's own text (a progress bar redrawing itself), in tty captures
+to the redraw.
 
-Bytes are decoded with ``surrogateescape``, so invalid UTF-8 survives as lone surrogates and encodes back to the
-very same bytes; an incremental decoder keeps a multi-byte character that straddles two chunks whole, so any
-chunking gives the same lines.
+Bytes are decoded with ``surrogateescape``, so invalid UTF-8 survives as lone surrogates and encodes back to
+the very same bytes; an incremental decoder keeps a multi-byte character that straddles two chunks whole, so
+any chunking gives the same lines.
 
-A line longer than ``max_line`` characters is never held whole: its first piece is handed out as soon as the bound
-is reached, and the rest follows in pieces of at most ``max_line`` characters, the last one with the line's length.
+A line longer than ``max_line`` characters (its terminator not counted) is never held whole: its first piece
+is handed out as soon as the bound is reached, and the rest follows in pieces of ``max_line`` characters, the
+last one (at most ``max_line`` characters, and the terminator) with the line's length in bytes. Pieces are cut
+at the same places whatever the chunking, so the output does not depend on it.
+
+This layer runs once per input line, so it is written for speed (see docs/performance.md): a chunk is split
+with one ``str.split``, and the lines of a chunk that cannot hold an over-long line are built in one
+comprehension, as named tuples (the cheapest immutable object to build).
 """
 
 from __future__ import annotations
 
 import codecs
-
-import attrs
+from typing import NamedTuple
 
 DEFAULT_MAX_LINE = 1 << 20
 
 
-@attrs.frozen(slots=True)
-class RawLine:
+class RawLine(NamedTuple):
     """One line, or one piece of an over-long line."""
 
     number: int  # 1-based, by "\n"
@@ -32,19 +37,23 @@ class RawLine:
 
 
 def _byte_length(text: str) -> int:
-    return len(text.encode("utf-8", "surrogateescape"))
+    """Bytes of surrogate-escaped ``text`` once encoded (escaped bytes are not ASCII: ASCII text is 1:1)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+_new_line = tuple.__new__  # RawLine(n, t) without the keyword-handling constructor: the hot path's only call
 
 
 class LineFramer:
-    """Cuts a byte stream into ``RawLine`` objects. Feed it chunks of any size; ``close()`` flushes the rest."""
+    """Cuts a byte stream into ``RawLine`` objects. Feed chunks of any size; ``close()`` flushes the rest."""
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         if max_line < 16:
             raise ValueError("max_line must be at least 16")
         self._max = max_line
-        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
         self._parts: list[str] = []  # the unfinished line, in pieces (joined when it ends, to avoid O(n^2))
-        self._pending_len = 0
+        self._pending_len = 0  # characters in _parts
         self._number = 1
         self._piece = 0  # pieces of the current line already handed out
         self._line_bytes = 0  # bytes of the current line already handed out as pieces
@@ -58,7 +67,7 @@ class LineFramer:
     def feed(self, data: bytes) -> list[RawLine]:
         if self._closed:
             raise ValueError("feed() after close()")
-        return self._take(self._decoder.decode(data))
+        return self._take(self._decode(data))
 
     def feed_text(self, text: str) -> list[RawLine]:
         """Feed already decoded text (use ``surrogateescape`` if it came from bytes)."""
@@ -69,67 +78,81 @@ class LineFramer:
     def close(self) -> list[RawLine]:
         if self._closed:
             return []
-        out = self._take(self._decoder.decode(b"", final=True))
+        out = self._take(self._decode(b"", True))
         self._closed = True
         if self._parts or self._piece:
             out.append(self._finish(""))
         return out
 
     def _take(self, text: str) -> list[RawLine]:
-        out: list[RawLine] = []
-        if not text:
-            return out
         if "\n" not in text:
-            self._parts.append(text)
-            self._pending_len += len(text)
+            if text:
+                self._add(text)
+                if self._pending_len > self._max:
+                    out: list[RawLine] = []
+                    self._spill(out)
+                    return out
+            return []
+        lines = text.split("\n")
+        rest = lines.pop()
+        if self._parts or self._piece:
+            # the first line ends a line begun in an earlier chunk
+            self._add(lines[0])
+            out = []
             if self._pending_len > self._max:
                 self._spill(out)
-            return out
-        chunks = text.split("\n")
-        last = chunks.pop()
-        first = True
-        for chunk in chunks:
-            if first and (self._parts or self._piece):
-                first = False
-                self._parts.append(chunk)
-                self._pending_len += len(chunk)
-                if self._pending_len > self._max:
-                    self._spill(out)
-                out.append(self._finish("\n"))
-                continue
-            first = False
-            if self._piece == 0 and len(chunk) < self._max:
-                # the hot path: a whole, ordinary line
-                out.append(RawLine(self._number, chunk + "\n"))
-                self._number += 1
+            out.append(self._finish("\n"))
+            del lines[0]
+        else:
+            out = []
+        if lines:
+            number = self._number
+            if len(text) <= self._max:
+                # the hot path: no line here can be over the bound
+                out += [_new_line(RawLine, (n, line + "\n", 0, True, None))
+                        for n, line in enumerate(lines, number)]
+                self._number = number + len(lines)
             else:
-                self._parts.append(chunk)
-                self._pending_len = len(chunk)
-                self._spill(out)
-                out.append(self._finish("\n"))
-        if last:
-            self._parts.append(last)
-            self._pending_len += len(last)
+                bound = self._max
+                for line in lines:
+                    if len(line) <= bound:
+                        out.append(_new_line(RawLine, (self._number, line + "\n", 0, True, None)))
+                        self._number += 1
+                    else:
+                        self._add(line)
+                        self._spill(out)
+                        out.append(self._finish("\n"))
+        if rest:
+            self._add(rest)
             if self._pending_len > self._max:
                 self._spill(out)
         return out
 
+    def _add(self, text: str) -> None:
+        self._parts.append(text)
+        self._pending_len += len(text)
+
     def _spill(self, out: list[RawLine]) -> None:
         """Hand out full pieces of the pending text while it is over the bound, keeping the remainder."""
         text = "".join(self._parts)
-        while len(text) > self._max:
-            piece, text = text[: self._max], text[self._max :]
+        bound = self._max
+        start = 0
+        end = len(text) - bound  # pieces start before this (a remainder of exactly ``bound`` is kept back)
+        while start < end:
+            piece = text[start : start + bound]
             self._line_bytes += _byte_length(piece)
-            out.append(RawLine(self._number, piece, self._piece, final=False))
+            out.append(RawLine(self._number, piece, self._piece, False))
             self._piece += 1
-        self._parts = [text] if text else []
-        self._pending_len = len(text)
+            start += bound
+        rest = text[start:] if start else text
+        self._parts = [rest] if rest else []
+        self._pending_len = len(rest)
 
     def _finish(self, terminator: str) -> RawLine:
         text = "".join(self._parts) + terminator
         if self._piece:
             total = self._line_bytes + _byte_length(text)
-            line = RawLine(self._number, text, self._piece, final=True, total_length=total)
+            line = RawLine(self._number, text, self._piece, True, total)
         else:
             line = RawLine(self._number, text)
         self._parts = []

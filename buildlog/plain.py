@@ -35,7 +35,9 @@ BUILDING_WITH = regex.compile(r'#0 building with "(?P<builder>[^"]*)" instance u
 
 # The client's final error line, every generation (see docs/events.md). First match wins.
 FINAL_ERRORS: list[tuple[str, regex.Pattern[str]]] = [
-    ("wrapper", regex.compile(r"Error: buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
+    # docker/build-push-action: "Error: ..." as the web page shows it, "##[error]buildx failed with: ..." in raw
+    # GitHub logs, where the marker is taken off as a CI prefix.
+    ("wrapper", regex.compile(r"(?:Error: )?buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
                               regex.DOTALL)),
     ("bake", regex.compile(r"ERROR: target (?P<target>[^\s:]+): (?P<message>.*)", regex.DOTALL)),
     ("buildx", regex.compile(r"ERROR: (?P<message>failed to build: .*)", regex.DOTALL)),
@@ -43,6 +45,12 @@ FINAL_ERRORS: list[tuple[str, regex.Pattern[str]]] = [
     ("lowercase", regex.compile(r"error: (?P<message>.*)", regex.DOTALL)),
     ("frontend-v0", regex.compile(r"(?P<message>failed to solve with frontend \S+: .*)", regex.DOTALL)),
     ("client-eof", regex.compile(r"(?P<message>unexpected EOF)\s*")),
+    # Docker 20.10's client prints the bare cause, without "ERROR:" or "failed to solve:"
+    ("bare", regex.compile(r"(?P<message>executor failed running \[.*\]: exit code: \d+.*)", regex.DOTALL)),
+    ("bare", regex.compile(
+        r"(?P<message>(?:failed to (?:compute cache key|solve|build|push|export|load metadata|read dockerfile|resolve"
+        r"|create LLB definition|copy|fetch|do request|dial|mount|commit|prepare|receive status|get status)"
+        r"|rpc error: code = \w+ desc = )\b.*)", regex.DOTALL)),
     ("other", regex.compile(r"ERROR: (?P<message>.*)", regex.DOTALL)),
 ]
 
@@ -57,6 +65,11 @@ CHECK_WARNING = regex.compile(
 )
 CLIENT_WARNING = regex.compile(r"WARNING: (?P<text>.*)", regex.DOTALL)
 DETAILS_LINK = regex.compile(r"View build details: (?P<url>\S+)")
+PUSH_STARTED = regex.compile(r"The push refers to repository \[(?P<repo>[^\]]+)\]")
+PUSH_LAYER = regex.compile(
+    r"(?P<layer>[0-9a-f]{12}): (?P<status>Preparing|Waiting|Pushing|Pushed|Layer already exists|Already exists"
+    r"|Mounted from \S+|Retrying in \d+ seconds?|Image already exists)\b.*", regex.DOTALL)
+PUSH_DIGEST = regex.compile(r"(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")
 CLIENT_LOG = regex.compile(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", regex.DOTALL)
 
 # CI markers that are lines of their own, not a prefix of log text.
@@ -113,14 +126,25 @@ class PlainGrammar:
 
     def __init__(self) -> None:
         self._build = _Build(0)
-        self._block: str | None = None  # "error" | "source" | "warnings"
+        self._block: str | None = None  # "error" | "source" | "warnings" | "push"
         self._pending: ev.Event | None = None  # an error that may continue on the next lines
         self._pending_lines = 0
         self._last_header: int | None = None  # vertex whose header was the previous line
+        self._push_repo = ""  # repository of the `docker push` being read
+        self._current: int | None = None  # vertex the previous line belonged to (None after a non-vertex line)
 
     @property
     def build_index(self) -> int:
         return self._build.index
+
+    def join_build(self, index: int) -> None:
+        """Build ``index`` is read by another format's grammar (rawjson, tty, legacy): the plain lines that come
+        next belong to it (a failed build's final text), and a vertex line or ``#0`` banner starts the next one."""
+        self._build = _Build(index)
+        self._build.over = True
+        self._block = None
+        self._last_header = None
+        self._current = None
 
     # -----------------------------------------------------------------------------------------------------------
 
@@ -181,6 +205,7 @@ class PlainGrammar:
                         return ev.BuildStarted(builder=bw["builder"], driver=bw["driver"], **common)
                 return self._vertex_line(n, m.group(2), common, whole, out)
         self._last_header = None
+        self._current = None
         common["build"] = b.index
         if ci is not None and ci.marker in STANDALONE_MARKERS:
             return ev.CIMarker(kind=ci.marker, text=text, **common)
@@ -201,10 +226,9 @@ class PlainGrammar:
 
     def _vertex_line(self, n: int, rest: str, common: dict[str, Any], whole: bool, out: list[ev.Event]) -> ev.Event:
         b = self._build
+        current, self._current = self._current, n
         # Is this line the start of another build?
-        if b.index == 0 or b.over or (n == 1 and 1 in b.finished and b.max_vertex >= 3 and rest == b.names.get(1)
-                                      and self._block is None and self._last_header is None
-                                      and rest.startswith("[internal] load build definition")):
+        if b.index == 0 or b.over or self._restarts_numbering(n, rest, current):
             self._new_build(common["line"], out)
             b = self._build
         self._block = None
@@ -277,6 +301,23 @@ class PlainGrammar:
             return ev.StepOutput(elapsed=None, text=rest, truncated=not whole, **common)
         return self._status(n, rest, common)
 
+    def _restarts_numbering(self, n: int, rest: str, current: int | None) -> bool:
+        """A ``#1`` line that begins another build printed without its ``#0 building with`` line.
+
+        Within one build, lines of vertex 1 other than its header only follow its header (statuses, output,
+        DONE), so once vertex 1 has finished and others were shown, a ``#1 [...] ...`` line outside vertex 1's
+        block with a name other than vertex 1's is the next build's first header (``[internal] load build
+        definition ...``, ``[internal] load local bake definitions``), whatever the previous line was: a blank, a
+        warnings or error block, another vertex's DONE. The same name again is taken as a new build only for the
+        internal load that opens every build: that vertex is never shown again once done, unlike a step whose
+        cached layers get pulled later (s03-partial-plain.log lines 39-41)."""
+        b = self._build
+        if n != 1 or 1 not in b.finished or b.max_vertex < 2 or current == 1 or not rest.startswith("["):
+            return False
+        if rest != b.names.get(1):
+            return True
+        return b.max_vertex >= 3 and rest.startswith("[internal] load ")
+
     def _header(self, n: int, name: str, common: dict[str, Any], repeat: bool) -> ev.Event:
         b = self._build
         info = parse_vertex_name(name)
@@ -348,6 +389,24 @@ class PlainGrammar:
                 line_no = m["line"]
                 return ev.BuildCheckWarning(rule=m["rule"], message=m["message"],
                                             source_line=int(line_no) if line_no else None, **common)
+        m = PUSH_STARTED.fullmatch(text)
+        if m is not None:
+            self._block = "push"
+            self._push_repo = m["repo"]
+            return ev.PushStarted(repository=m["repo"], **common)
+        if block == "push":
+            m = PUSH_LAYER.fullmatch(text)
+            if m is not None:
+                return ev.PushLayerStatus(layer=m["layer"], status=m["status"], **common)
+            m = PUSH_DIGEST.fullmatch(text)
+            if m is not None:
+                return ev.PushDigest(ref=f"{self._push_repo}:{m['tag']}", tag=m["tag"], digest=m["digest"],
+                                     size=int(m["size"]), **common)
+            if not text.startswith(("#", "ERROR", "error:")):
+                # docker push prints nothing else: any other line is its error
+                self._build.over = True
+                self._block = None
+                return ev.BuildFailed(message=text, style="docker-push", exit_code=None, **common)
         for style, pattern in FINAL_ERRORS:
             m = pattern.fullmatch(text)
             if m is not None:

@@ -30,7 +30,14 @@ NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", 
 NOT_CACHEABLE_INSTRUCTIONS = frozenset({"FROM"})
 NOT_CACHEABLE_KINDS = frozenset({"frontend"})
 
-_QUOTED_COMMAND = regex.compile(r'process "(?:[^"\\]|\\.)*"|executor failed running \[.*?\]:', regex.DOTALL)
+_QUOTED_COMMAND = regex.compile(r'process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[.*\](?=: exit code)',
+                                regex.DOTALL)
+
+
+def _blank_command(m: regex.Match[str]) -> str:
+    return 'process "COMMAND"' if m.group(0).startswith("process") else "[COMMAND]"
+
+
 _CLIENT_END_WARNINGS = regex.compile(r"No output specified|Build definition .* is empty", regex.IGNORECASE)
 _LOCAL_CACHE_MISSING = regex.compile(r"local cache import at (?P<ref>\S+) not found")
 
@@ -360,6 +367,10 @@ class _BuildFold:
         if e.done:
             self.pushed[e.ref] = e.digest
 
+    def on_push_digest(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.PushDigest)
+        self.pushed[e.ref] = e.digest
+
     def on_manifest_list(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ManifestListExported)
         self.manifest_list = e.digest
@@ -507,7 +518,7 @@ class _BuildFold:
         if vertex is not None and vertex.output:
             matched = rules.match("\n".join(vertex.output), scope="step-output")
         if matched is None:
-            matched = rules.match(_QUOTED_COMMAND.sub("process", message), scope="final", style=style)
+            matched = rules.match(_QUOTED_COMMAND.sub(_blank_command, message), scope="final", style=style)
         if matched is None:
             failure = Failure("unknown", False, "No rule recognises this failure; the decisive line is kept so that "
                               "a rule can be added.", line, text, step, exit_code)
@@ -548,6 +559,7 @@ _HANDLERS: dict[type[ev.Event], Any] = {
     ev.CacheManifestWritten: _BuildFold.on_cache_manifest_written,
     ev.ManifestPushed: _BuildFold.on_pushed,
     ev.ManifestListExported: _BuildFold.on_manifest_list,
+    ev.PushDigest: _BuildFold.on_push_digest,
     ev.VertexWarning: _BuildFold.on_vertex_warning,
     ev.BuildCheckWarning: _BuildFold.on_check_warning,
     ev.ClientWarning: _BuildFold.on_client_warning,

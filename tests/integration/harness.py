@@ -41,7 +41,7 @@ INSTALL_HINT = (
     "(or `.ci/install-integration-deps.sh`, which does that when anything is missing)"
 )
 
-# Set to 1 to copy every scenario's log and label into tests/fixtures/live (see tests/fixtures/live/README.md).
+# Set to 1 to copy every scenario's log and label into tests/fixtures/live (see its README.md).
 CAPTURE_ENV = "BUILDLOG_CAPTURE_LIVE"
 
 
@@ -231,18 +231,22 @@ class Registry:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited with {self._proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"docker-registry exited with {self._proc.returncode}; see {self.log_path}"
+                )
             if self.ping():
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"docker-registry did not answer on {self.host} within {timeout}s; see {self.log_path}")
+        raise RuntimeError(
+            f"docker-registry did not answer on {self.host} within {timeout}s; see {self.log_path}"
+        )
 
     def ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                 s.sendall(f"GET /v2/ HTTP/1.0\r\nHost: {self.host}\r\n\r\n".encode())
-                status = s.recv(64).split(b"\r\n", 1)[0]
-                return b" 200 " in status + b" "
+                status = s.recv(64).split(b"\r\n", 1)[0]  # e.g. b"HTTP/1.0 200 OK"
+                return b" 200 " in status
         except OSError:
             return False
 
@@ -424,7 +428,9 @@ class Daemon:
         )
         if proc.returncode != 0:
             tail = self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
-            raise RuntimeError(f"dockerd did not start: {proc.stderr.strip()}\n--- {self.log_path} ---\n{tail}")
+            raise RuntimeError(
+                f"dockerd did not start: {proc.stderr.strip()}\n--- {self.log_path} ---\n{tail}"
+            )
         self.restarts += 1
 
     restart = start
@@ -464,13 +470,17 @@ class Daemon:
             for bundle in executor.iterdir():
                 if (bundle / "config.json").exists():
                     for cmd in (["kill", bundle.name, "KILL"], ["delete", "--force", bundle.name]):
-                        subprocess.run([RUNC, *cmd], capture_output=True, stdin=subprocess.DEVNULL, check=False)
+                        subprocess.run(
+                            [RUNC, *cmd], capture_output=True, stdin=subprocess.DEVNULL, check=False
+                        )
         # Safety net: shims and helpers whose command line names our root are ours.
         for leftover in _pids_mentioning(str(self.root) + "/"):
             _signal(leftover, signal.SIGKILL)
         # A SIGKILLed dockerd leaves its data-root bind mount and overlay mounts behind.
         for point in sorted(_mounts_under(self.root), key=len, reverse=True):
-            subprocess.run(["umount", "-l", point], capture_output=True, stdin=subprocess.DEVNULL, check=False)
+            subprocess.run(
+                ["umount", "-l", point], capture_output=True, stdin=subprocess.DEVNULL, check=False
+            )
 
     def docker(self, *args: str, check: bool = True, timeout: float = 120, **env: str) -> str:
         """Run ``/usr/bin/docker ARGS`` against this daemon; returns combined output."""
@@ -489,15 +499,19 @@ class Daemon:
         return out
 
     def versions(self) -> dict[str, str]:
-        client = self.docker("version", "--format", "{{.Client.Version}} (API {{.Client.APIVersion}})").strip()
-        server = self.docker("version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").strip()
+        client = self.docker(
+            "version", "--format", "{{.Client.Version}} (API {{.Client.APIVersion}})"
+        ).strip()
+        server = self.docker(
+            "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"
+        ).strip()
         driver = self.docker("info", "--format", "{{.Driver}}").strip()
         package = _output(["dpkg-query", "-W", "-f", "${Version}", "docker.io"]).strip()
         registry = _output([REGISTRY, "--version"]).strip()
         return {
             "docker_client": f"{DOCKER} {client}",
             "dockerd": server,
-            "buildkit": "embedded in dockerd 20.10 (vendored v0.8 line; the daemon does not report a version)",
+            "buildkit": "embedded in dockerd 20.10 (vendored; the daemon does not report its version)",
             "debian_package": f"docker.io {package}",
             "storage_driver": driver,
             "registry": registry,
@@ -679,9 +693,12 @@ class Lab:
         prefix = f"DOCKER_BUILDKIT={1 if buildkit else 0} "
         return " && ".join(prefix * (i == 0) + shlex.join(c) for i, c in enumerate(commands))
 
-    def start_build(self, name: str, context: Path, args: Sequence[str] = ()) -> tuple[subprocess.Popen[bytes], Path]:
+    def start_build(
+        self, name: str, context: Path, args: Sequence[str] = ()
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         """Like build() but returns the running client (for scenarios that interfere mid-build)."""
         log = self.log_path(name)
+        self.builds += 1
         out = log.open("wb")
         try:
             proc = subprocess.Popen(

@@ -1,0 +1,1 @@
+"""Integration tests: a real Docker 20.10 daemon with its embedded BuildKit, on this machine only."""
