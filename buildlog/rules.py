@@ -106,7 +106,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 
     # --- throttling, before the generic status codes
     _r("rate-limited", r"429 Too Many Requests|toomanyrequests|You have reached your (?:pull )?rate limit"
-       r"|RequestBlockedException|rate limit exceeded|status(?: code)?:? 429\b|SlowDown",
+       r"|RequestBlockedException|rate limit exceeded|status(?: code)?:? 429\b|error response 429\b|SlowDown"
+       r"|\b429 (?:Too Many|-)",
        "rate-limited", True, "The registry or cache service throttled the build ({match}); retry after a pause."),
 
     # --- image references that do not exist ("pull access denied" is how Docker Hub says it too)

@@ -1,0 +1,81 @@
+"""Summary details checked against what the real logs say (expected values read off the logs, line numbers cited)."""
+
+from __future__ import annotations
+
+from buildlog import Parser, Summarizer, summarize_path
+
+from fixturelib import SHARED
+
+
+def test_partial_rebuild_counts_and_first_miss() -> None:
+    # s03: builder steps 2-6 CACHED (lines 26-39), "[builder 7/9] COPY src/" runs (line 65), stage-1 runs.
+    b = summarize_path(SHARED / "s03-partial-plain.log").last
+    assert b is not None
+    s = b.steps
+    assert (s.user_total, s.from_, s.user_cacheable, s.user_cached, s.miss) == (13, 1, 12, 5, 7)
+    assert b.cache_state == "partial"
+    assert b.hit_ratio is not None and abs(b.hit_ratio - 5 / 12) < 1e-3
+    assert b.first_miss is not None
+    assert (b.first_miss.name, b.first_miss.line) == ("[builder 7/9] COPY src/ ./src/", 65)
+    assert [m.stage for m in b.first_miss_by_stage] == ["builder", "stage-1"]
+    assert b.first_miss_by_stage[1].name == "[stage-1 2/5] WORKDIR /app"
+
+
+def test_warm_build_has_no_miss() -> None:
+    b = summarize_path(SHARED / "s02-warm-plain.log").last
+    assert b is not None
+    assert (b.steps.user_cached, b.steps.miss, b.cache_state, b.hit_ratio) == (12, 0, "warm", 1.0)
+    assert b.first_miss is None
+
+
+def test_pushes_and_manifest_list() -> None:
+    # s01 line 99: "pushing manifest for 127.0.0.1:5000/app:1.4.0@sha256:ae9b95... 0.0s done"
+    b = summarize_path(SHARED / "s01-cold-plain.log").last
+    assert b is not None and b.exported
+    digest = "sha256:ae9b952f2eb6c7611cd03869c49312ba6862fc77719ec4f1c984f5194c062dec"
+    assert b.pushed == [{"ref": "127.0.0.1:5000/app:1.4.0", "digest": digest}]
+    assert b.manifest_list == digest
+    # s12: bake pushes both targets
+    b = summarize_path(SHARED / "s12-bake-two-targets-plain.log").last
+    assert b is not None
+    assert sorted(p["ref"] for p in b.pushed) == ["127.0.0.1:5000/api:2.0.0", "127.0.0.1:5000/worker:2.0.0"]
+
+
+def test_failed_step_and_slowest() -> None:
+    b = summarize_path(SHARED / "s04-fail-exit1-plain.log").last
+    assert b is not None and b.failure is not None
+    assert b.failure.step == '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh'
+    assert b.failure.exit_code == 1
+    assert b.failure.line == 116
+    assert not b.pushed and not b.exported
+    # s13: the e2e step took 14.1s (line 304), unit 12.4s (line 260), lint 13.8s (line 290)
+    b = summarize_path(SHARED / "s13-concurrent-noisy-plain.log").last
+    assert b is not None
+    assert [round(s, 1) for _, s in b.slowest[:3]] == [14.1, 13.8, 12.4]
+
+
+def test_build_check_warnings_are_listed_once() -> None:
+    # s10: 11 rules shown as "#1 WARN:" (lines 5-15) and again in the closing block (lines 82-93)
+    b = summarize_path(SHARED / "s10-build-check-warnings-plain.log").last
+    assert b is not None
+    assert len(b.warnings) == 11
+    assert sum(w["rule"] == "SecretsUsedInArgOrEnv" for w in b.warnings) == 2
+    undefined = next(w for w in b.warnings if w["rule"] == "UndefinedVar")
+    assert undefined["source_line"] == 16
+
+
+def test_summary_works_live() -> None:
+    """Asked mid-stream, the summary tells what is known so far; a failure never reads as success early."""
+    data = (SHARED / "s04-fail-exit1-plain.log").read_bytes()
+    parser, live = Parser(), Summarizer()
+    seen = []
+    for i in range(0, len(data), 512):
+        for e in parser.feed(data[i : i + 512]):
+            live.feed(e)
+        seen.append(live.result().outcome)
+    for e in parser.close():
+        live.feed(e)
+    assert set(seen[:-1]) == {"incomplete"}
+    final = live.close()
+    assert final.outcome == "failure" and final.failure is not None
+    assert final.failure.failure_class == "build-step"
