@@ -12,6 +12,8 @@ the best of ``--repeat`` runs. What is timed:
 * one regex per line: the same loop plus ``PLAIN_LINE.match(line)`` with the stdlib ``re`` on bytes,
   ``PLAIN_LINE = re.compile(rb"^#(\\d+) (.*)$")`` -- what a grep-like script that only picks out vertex lines
   does. It is the baseline the parser is held to.
+* the line framer alone (``buildlog.framing.LineFramer`` fed 64 KiB chunks): the parser's lowest layer, bytes
+  to line objects, for tracking that layer on its own.
 * the parser: ``buildlog.parse_file`` over the file, every event built, nothing printed.
 * the summary (when ``buildlog.summary`` is there): ``summarize_path`` over the file, events folded into verdicts.
 
@@ -93,6 +95,18 @@ def one_regex(path: Path) -> tuple[int, int]:
     return lines, matches
 
 
+def framing_lines(path: Path) -> tuple[int, int]:
+    from buildlog.framing import LineFramer
+
+    framer = LineFramer()
+    lines = 0
+    with open(path, "rb") as stream:
+        read = stream.read
+        while data := read(1 << 16):
+            lines += len(framer.feed(data))
+    return lines + len(framer.close()), 0
+
+
 def parser_events(path: Path) -> tuple[int, int]:
     from buildlog import parse_file
 
@@ -107,8 +121,10 @@ def summary_builds(path: Path) -> tuple[int, int]:
     from buildlog.summary import summarize_path
 
     result = summarize_path(path)
-    builds = getattr(result, "builds", None)
-    return (len(builds) if builds is not None else 0), 0
+    builds = getattr(result, "attempts", None)
+    if builds is None:
+        builds = len(getattr(result, "builds", ()))
+    return int(builds), 0
 
 
 def best_of(repeat: int, fn: Callable[[Path], tuple[int, int]], path: Path) -> tuple[float, tuple[int, int]]:
@@ -184,7 +200,7 @@ def main() -> None:
         return
 
     print(f"python {platform.python_version()} on {platform.machine()} {platform.system()}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     path = make_log(args.size_mb, args.tmpdir)
     made: list[Path] = [path]
     try:
@@ -195,6 +211,8 @@ def main() -> None:
         print(f"  for line in file (binary)     {rate(size, lines, t_lines)}  {lines} lines")
         t_regex, (_, matches) = best_of(args.repeat, one_regex, path)
         print(f"  one re.match per line         {rate(size, lines, t_regex)}  {matches} vertex lines")
+        t_framing, _ = best_of(args.repeat, framing_lines, path)
+        print(f"  line framer alone             {rate(size, lines, t_framing)}")
         t_parser, (events, _) = best_of(args.repeat, parser_events, path)
         print(f"  buildlog parser (parse_file)  {rate(size, lines, t_parser)}  {events} events")
         if importlib.util.find_spec("buildlog.summary") is not None:

@@ -45,10 +45,27 @@ def open_input(path: str) -> BinaryIO:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def read_events(path: str) -> Iterator[Event]:
+InputFormatOpt = Annotated[
+    str,
+    typer.Option("--input-format", help="Shape of the log: auto (detected for each build), plain, rawjson, tty or "
+                 "legacy (see docs/formats.md)."),
+]
+
+
+def check_input_format(value: str) -> str:
+    """Exit 2 for an unknown --input-format, before any input is read."""
+    from .detect import FORMATS
+
+    if value not in FORMATS:
+        typer.echo(f"buildlog: unknown --input-format {value!r} ({', '.join(FORMATS)})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return value
+
+
+def read_events(path: str, input_format: str = "auto") -> Iterator[Event]:
     stream = open_input(path)
     try:
-        yield from parse_file(stream)
+        yield from parse_file(stream, format=input_format)
     except OSError as exc:
         typer.echo(f"buildlog: error reading {path}: {exc.strerror or exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -61,13 +78,15 @@ def read_events(path: str) -> Iterator[Event]:
 def events(
     file: FileArg = "-",
     raw: Annotated[bool, typer.Option("--raw", help="Include each event's raw input text.")] = False,
+    input_format: InputFormatOpt = "auto",
 ) -> None:
     """Print the log's events as JSON lines (one object per event; see docs/events.md)."""
+    check_input_format(input_format)
     write = sys.stdout.write
     # ASCII escapes keep the output valid UTF-8 even for invalid input bytes (lone surrogates round-trip).
     dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
     try:
-        for event in read_events(file):
+        for event in read_events(file, input_format):
             write(dumps(event_to_dict(event, with_raw=raw)))
             write("\n")
         sys.stdout.flush()

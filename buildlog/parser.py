@@ -9,26 +9,59 @@
 
 It never reads, sleeps or prints. Events for a line are handed out as soon as the line that completes them has
 arrived (an error message that may continue on the next line waits for that next line).
+
+One log can hold several builds, each in its own shape (docs/formats.md): plain progress, rawjson, tty frames or
+the legacy builder's. Each line goes to the grammar of its shape (``detect.DECIDING_LINES`` for the lines that
+open a build; each grammar claims the lines that continue its own); what none claims is plain text, read by the
+plain grammar: plain progress, and the final lines every format ends with (error block, Dockerfile excerpt, final
+``ERROR:``). The grammars share the build numbering. ``Parser(format=...)`` narrows the shapes looked for.
 """
 
 from __future__ import annotations
 
 from . import events as ev
-from .cleaning import clean_line
+from .cleaning import clean_line, split_ci_prefix
+from .derived import build_start
+from .detect import FORMATS, WebCopy
 from .framing import DEFAULT_MAX_LINE, LineFramer, RawLine
+from .legacy import LegacyGrammar
 from .plain import PlainGrammar
+from .rawjson import LINE_STARTS, RawJsonGrammar
+from .tty import TtyGrammar
 
 
 class Parser:
     """Incremental parser of buildx / BuildKit output.
 
-    ``max_line`` bounds the characters of one line held in memory; longer lines are handed out in pieces
-    (``LineFragment`` events)."""
+    ``format`` is ``auto`` (the default: each build's shape is detected), or one of ``plain``, ``rawjson``,
+    ``tty``, ``legacy`` to read only that shape (and plain text). ``max_line`` bounds the characters of one line
+    held in memory; longer lines are handed out in pieces (``LineFragment`` events)."""
 
-    def __init__(self, *, max_line: int = DEFAULT_MAX_LINE) -> None:
+    def __init__(self, *, format: str = "auto", max_line: int = DEFAULT_MAX_LINE) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
         self._framer = LineFramer(max_line)
-        self._grammar = PlainGrammar()
+        self._plain = PlainGrammar()
+        self._forced = format != "auto"
+        self._rawjson = RawJsonGrammar(self, max_line=max_line) if format in ("auto", "rawjson") else None
+        self._tty = TtyGrammar(self) if format in ("auto", "tty") else None
+        self._legacy = LegacyGrammar(self) if format in ("auto", "legacy") else None
+        self._web = WebCopy()
+        self._index = 0  # the build being read
+        self._formats: dict[int, str] = {}
+        self._last_plain = True  # the previous line went to the plain grammar
+        self._last_line = 0
         self._closed = False
+
+    @property
+    def index(self) -> int:
+        """The number of the build being read (0 before the first)."""
+        return self._index
+
+    @property
+    def formats(self) -> dict[int, str]:
+        """The format of each build read so far, by build number."""
+        return dict(self._formats)
 
     def feed(self, data: bytes) -> list[ev.Event]:
         """Feed the next chunk of bytes; returns the events it completed."""
@@ -48,23 +81,98 @@ class Parser:
             return []
         self._closed = True
         out = self._lines(self._framer.close())
-        out.extend(self._grammar.flush())
+        self._plain_events(self._plain.flush(), out)
+        if self._rawjson is not None:
+            out += self._rawjson.flush(self._last_line)
         return out
+
+    # -----------------------------------------------------------------------------------------------------------
+
+    def start_build(self, fmt: str, line: int) -> list[ev.Event]:
+        """A non-plain grammar opens the next build (see ``derived.BuildContext``)."""
+        out: list[ev.Event] = []
+        self._plain_events(self._plain.flush(), out)
+        index = max(self._index, self._plain.build_index) + 1
+        self._plain.join_build(index)
+        self._index = index
+        self._formats[index] = fmt
+        for grammar in (self._rawjson, self._tty, self._legacy):
+            if grammar is not None:
+                grammar.end_build()
+        out += build_start(index, line, fmt, self._forced)
+        return out
+
+    def _plain_events(self, events: list[ev.Event], out: list[ev.Event]) -> None:
+        """Pass on what the plain grammar gave, keeping track of the builds it opened and closed."""
+        index = self._plain.build_index
+        if index != self._index:
+            self._index = index
+            self._formats[index] = "plain"
+            self._end_other_builds()
+        for event in events:
+            if type(event) is ev.BuildFailed:
+                self._end_other_builds()
+        out += events
+
+    def _end_other_builds(self) -> None:
+        for grammar in (self._rawjson, self._tty, self._legacy):
+            if grammar is not None:
+                grammar.end_build()
 
     def _lines(self, lines: list[RawLine]) -> list[ev.Event]:
         out: list[ev.Event] = []
-        grammar = self._grammar
+        plain = self._plain
+        rawjson = self._rawjson
+        tty = self._tty
+        legacy = self._legacy
+        web = self._web
         for raw_line in lines:
             raw = raw_line.text
+            number = raw_line.number
+            self._last_line = number
             if raw_line.piece:
-                out.extend(grammar.fragment(ev.LineFragment(
-                    line=raw_line.number, end_line=raw_line.number, raw=raw, build=grammar.build_index,
+                fragment = ev.LineFragment(
+                    line=number, end_line=number, raw=raw, build=self._index,
                     length=len(raw.encode("utf-8", "surrogateescape")), final=raw_line.final,
-                    total_length=raw_line.total_length)))
+                    total_length=raw_line.total_length)
+                if self._last_plain:
+                    self._plain_events(plain.fragment(fragment), out)
+                else:
+                    out.append(fragment)
                 continue
             body = raw
             if body.endswith("\n"):
                 body = body[:-2] if body.endswith("\r\n") else body[:-1]
-            text, ci = clean_line(body)
-            out.extend(grammar.line(raw_line.number, raw, text, ci, raw_line.final))
+            if web.active:
+                body = web.number(body)
+                text, ci = clean_line(body)
+                text = web.links(text)
+            else:
+                text, ci = clean_line(body)
+            whole = raw_line.final
+            if rawjson is not None and text[:1] == "{" and (
+                    rawjson.active or self._forced or text.startswith(LINE_STARTS)):
+                self._leave_plain(out)
+                out += rawjson.line(number, raw, text, ci) if whole else rawjson.piece(number, raw, text, ci)
+                continue
+            if rawjson is not None and rawjson.pending:
+                out += rawjson.settle()
+            if tty is not None:
+                if tty.claims(text):
+                    self._leave_plain(out)
+                    out += tty.line(number, raw, split_ci_prefix(body)[1] if ci is not None else body, ci)
+                    continue
+                tty.end_frames()
+            if legacy is not None and legacy.claims(text):
+                self._leave_plain(out)
+                out += legacy.line(number, raw, text, ci)
+                continue
+            self._last_plain = True
+            self._plain_events(plain.line(number, raw, text, ci, whole), out)
         return out
+
+    def _leave_plain(self, out: list[ev.Event]) -> None:
+        """A line for another grammar: an error message the plain grammar holds ends here."""
+        if self._last_plain:
+            self._last_plain = False
+            self._plain_events(self._plain.flush(), out)

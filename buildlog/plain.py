@@ -22,6 +22,8 @@ VERTEX_LINE = regex.compile(r"#(\d+) (.*)", regex.DOTALL)
 DONE = regex.compile(r"DONE (\d+(?:\.\d+)?)s")
 OUTPUT = regex.compile(r"(\d+\.\d{1,3})(?: (.*))?", regex.DOTALL)
 OLD_DIGEST = regex.compile(r"sha256:[0-9a-f]{64}")
+# A status about one layer, running or done: "sha256:…", "extracting sha256:…", "pulling sha256:…" (Docker 20.10).
+LAYER_STATUS = regex.compile(r"(?:[a-z]+ )?sha256:[0-9a-f]{64}(?: |$)")
 SIZE = r"\d+(?:\.\d+)?\s?[kKMGTP]?i?B"
 STATUS = regex.compile(
     r"(?P<id>.*?)(?: (?P<cur>" + SIZE + r")(?: / (?P<total>" + SIZE + r"))?)?(?: (?P<secs>\d+(?:\.\d+)?)s)?"
@@ -293,8 +295,11 @@ class PlainGrammar:
             return self._header(n, rest, common, repeat=True)
         if last_header == n and OLD_DIGEST.fullmatch(rest):
             return ev.VertexDigest(digest=rest, **common)
-        if n in b.run_vertices and not rest.endswith(" done") and not rest.startswith(("sha256:", "extracting ")):
-            # BuildKit <= 0.8 and some CI copies print step output without the time column.
+        if n in b.run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None:
+            # BuildKit <= 0.8 and some CI copies print step output without the time column. A RUN step also gets
+            # layer statuses still running, with no "done" yet: "#14 pulling sha256:…" when a cache hit fetches its
+            # layers (docker20-cache-from-found.log), "#11 extracting sha256:…" (s08-proxy-reset-transient-plain.log
+            # line 52); those stay statuses.
             clipped = CLIPPED.fullmatch(rest)
             if clipped is not None:
                 return ev.OutputClipped(elapsed=None, text=rest, limit=clipped["limit"], **common)

@@ -21,6 +21,8 @@ When an attempt ends, its exit code and the log's verdict decide (docs/run.md ha
 
 The command runs in a session of its own so that a Ctrl-C at a terminal reaches it once, through us, rather
 than twice (directly from the terminal and again forwarded), which BuildKit's client would take as "force quit".
+A session rather than only a process group: a background group that reads the terminal is stopped (SIGTTIN),
+a process without a controlling terminal is not.
 
 This module does not import typer: the command line in ``cli.py`` is a thin layer over ``run_with_retries``.
 """

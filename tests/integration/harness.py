@@ -22,7 +22,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,17 +102,15 @@ def base_env() -> dict[str, str]:
     """A small, predictable environment for dockerd, the registry and the docker client.
 
     Proxy variables are dropped (and NO_PROXY covers loopback) so that no request can be routed through a
-    proxy outside 127.0.0.0/8; locale and terminal settings are pinned so the logs are reproducible.
+    proxy outside 127.0.0.0/8. PATH leaves out /usr/local, where a newer docker client may live: dockerd finds
+    containerd, runc and docker-init from Debian's packages. No TERM, so nothing believes it has a terminal.
     """
-    env = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    return {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "LANG": "C.UTF-8",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    # dockerd needs a HOME-less but otherwise normal environment; TERM is deliberately unset so the client
-    # cannot decide it is talking to a terminal.
-    return env
 
 
 def _pid_alive(pid: int) -> bool:
@@ -137,6 +135,16 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return not _pid_alive(pid)
+
+
+def _is_ours(pid: int, root: Path) -> bool:
+    """Whether ``pid`` runs with our temporary root in its command line: a pidfile can outlive its process
+    and the number be reused, and only processes this session started may be signalled."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return str(root).rstrip("/") + "/" in cmdline
 
 
 def _signal(pid: int, sig: int, group: bool = False) -> None:
@@ -301,21 +309,21 @@ PIDFILE="$ROOT/docker.pid"
 SOCK="$ROOT/docker.sock"
 LOG="$ROOT/dockerd.log"
 
+ours() {{  # PID: is it a process of this session (its command line names our root)? Guards against reuse.
+    tr '\\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$ROOT/"
+}}
+
 stop_pid() {{  # PID SECONDS: TERM, wait, then KILL the process group (dockerd runs in its own session)
     local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
+    ours "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
 }}
 
 if [ -s "$PIDFILE" ]; then stop_pid "$(cat "$PIDFILE")" 20; fi
-# The containerd that dockerd started for itself lives in its own session; it is ours only if its command
-# line names our exec root.
-if [ -s "$EXEC/containerd/containerd.pid" ]; then
-    cpid=$(cat "$EXEC/containerd/containerd.pid")
-    if tr '\\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -qF "$EXEC/"; then stop_pid "$cpid" 10; fi
-fi
+# The containerd that dockerd started for itself lives in its own session.
+if [ -s "$EXEC/containerd/containerd.pid" ]; then stop_pid "$(cat "$EXEC/containerd/containerd.pid")" 10; fi
 # BuildKit's RUN containers are plain runc containers (state in runc's default root) whose bundles sit in
 # our data root; after a SIGKILLed dockerd they keep running, so kill and delete them by id.
 for cfg in "$DATA"/buildkit/executor/*/config.json; do
@@ -356,7 +364,6 @@ class Daemon:
         self.config_dir.mkdir(exist_ok=True)
         (self.config_dir / "config.json").write_text("{}\n")
         self.restart_script = root / "restart-dockerd.sh"
-        self.restarts = 0
         dockerd_cmd = [
             DOCKERD,
             f"--data-root={self.data_root}",
@@ -400,7 +407,7 @@ class Daemon:
 
     def alive(self) -> bool:
         pid = self.pid()
-        return pid is not None and _pid_alive(pid)
+        return pid is not None and _pid_alive(pid) and _is_ours(pid, self.root)
 
     def healthy(self) -> bool:
         if not self.alive():
@@ -431,7 +438,6 @@ class Daemon:
             raise RuntimeError(
                 f"dockerd did not start: {proc.stderr.strip()}\n--- {self.log_path} ---\n{tail}"
             )
-        self.restarts += 1
 
     restart = start
 
@@ -443,8 +449,8 @@ class Daemon:
         """SIGKILL dockerd alone, like a crash or the OOM killer: its containerd and running build containers
         are left to fend for themselves (start() cleans them up)."""
         pid = self.pid()
-        if pid is None:
-            raise RuntimeError("dockerd has no pid")
+        if pid is None or not self.alive():
+            raise RuntimeError("dockerd is not running")
         _signal(pid, signal.SIGKILL)
         if not _wait_gone(pid, 10):
             raise RuntimeError(f"dockerd {pid} survived SIGKILL")
@@ -452,7 +458,7 @@ class Daemon:
     def stop(self) -> None:
         """Stop dockerd and everything it left behind; safe to call on a dead or never-started daemon."""
         pid = self.pid()
-        if pid is not None and _pid_alive(pid):
+        if pid is not None and self.alive():
             _signal(pid, signal.SIGTERM)
             if not _wait_gone(pid, 20):
                 _signal(pid, signal.SIGKILL, group=True)
@@ -460,8 +466,7 @@ class Daemon:
         cpid_file = self.exec_root / "containerd" / "containerd.pid"
         with contextlib.suppress(OSError, ValueError):
             cpid = int(cpid_file.read_text().strip())
-            cmdline = Path(f"/proc/{cpid}/cmdline").read_bytes().decode(errors="replace")
-            if str(self.exec_root) in cmdline:
+            if _is_ours(cpid, self.root):
                 _signal(cpid, signal.SIGTERM)
                 if not _wait_gone(cpid, 10):
                     _signal(cpid, signal.SIGKILL)
@@ -629,7 +634,8 @@ class Lab:
                 stop()
             except Exception as exc:  # keep stopping the rest; report at the end
                 errors.append(f"{stop.__qualname__}: {exc}")
-        # The data roots are large and useless after the run; the logs (and daemon/registry logs) stay.
+        # The data roots (and the busybox copy) are large and useless after the run; the logs stay.
+        (self.contexts / "base" / "busybox").unlink(missing_ok=True)
         for bulky in (self.daemon.data_root, self.daemon.exec_root, self.registry.root / "data"):
             if bulky.exists() and not _mounts_under(bulky):
                 shutil.rmtree(bulky, ignore_errors=True)
@@ -785,12 +791,3 @@ def buildlog_summary(log: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise AssertionError(f"buildlog summary JSON is not an object: {data!r}")
     return data
-
-
-@contextlib.contextmanager
-def timed(bucket: dict[str, float], key: str) -> Iterator[None]:
-    t0 = time.monotonic()
-    try:
-        yield
-    finally:
-        bucket[key] = bucket.get(key, 0.0) + time.monotonic() - t0

@@ -606,11 +606,11 @@ def cache_from_missing(lab: Lab) -> Run:
 CONCURRENT_DOCKERFILE = """\
 FROM blbase:latest AS api
 WORKDIR /srv/concurrent-api
-RUN for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "api: compiling unit $i"; sleep 0.5; done
+RUN for i in $(seq 1 22); do echo "api: compiling unit $i"; sleep 0.5; done
 
 FROM blbase:latest AS worker
 WORKDIR /srv/concurrent-worker
-RUN for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "worker: compiling unit $i" >&2; sleep 0.5; done
+RUN for i in $(seq 1 22); do echo "worker: compiling unit $i" >&2; sleep 0.5; done
 
 FROM blbase:latest
 COPY --from=api /srv/concurrent-api /srv/api
@@ -622,11 +622,13 @@ COPY --from=worker /srv/concurrent-worker /srv/worker
 def concurrent_stages(lab: Lab) -> Run:
     context = ctx(lab, "concurrent", {"Dockerfile": CONCURRENT_DOCKERFILE})
     build = lab.build("concurrent-stages", context, ["-t", "concurrent:1"])
-    # Two 6-second RUNs in parallel stages: long enough for the printer to leave one unfinished (`#N ...`)
-    # and come back to it with a repeated header (two RUNs of 2 s each are printed one after the other).
+    # Two 11-second RUNs in parallel stages. This printer shows one vertex at a time and leaves it (`#N ...`,
+    # later a repeated header) only when another vertex completes first or has waited about 10 s: parallel
+    # RUNs of 2 s or 8 s came out one after the other, 6 s ones interleaved only when the hidden one finished
+    # first. 11 s makes the switch certain.
     return Run(
         "concurrent-stages",
-        "two parallel stages whose RUNs print a line every 0.5 s for 6 s: the printer interleaves them",
+        "two parallel stages whose RUNs print a line every 0.5 s for 11 s: the printer interleaves them",
         build,
         Expected(
             "success", None, False, 0, log_has=(r"^#(\d+) \.\.\.\n\n(.*\n)*#\1 \[(api|worker) 3/3\] RUN ",)

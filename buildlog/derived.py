@@ -1,0 +1,81 @@
+"""Vertex events for the grammars that learn a vertex's state instead of reading its plain line (rawjson, tty,
+legacy). They use the same classes, name parser and domain tables as the plain grammar, so a vertex that plain
+shows as ``#5 importing cache manifest from REF`` / ``#5 ERROR: ...: not found`` gives the same
+``CacheImportRequested`` / ``CacheImportFailed`` whatever the format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from . import domain
+from . import events as ev
+from .vertex_names import parse_vertex_name
+
+
+class BuildContext(Protocol):
+    """What a grammar asks of the parser that runs it: the build being read, and a new one."""
+
+    @property
+    def index(self) -> int: ...
+
+    def start_build(self, fmt: str, line: int) -> list[ev.Event]:
+        """Open build ``index + 1`` read as ``fmt`` at ``line``; returns the events to put before the line's
+        (what the plain grammar still held, then ``BuildStarted`` and ``FormatDetected``)."""
+        ...
+
+
+# An error ending so is shown by the plain printer as "#N CANCELED", not as "#N ERROR: ...".
+CANCELED_SUFFIX = "context canceled"
+
+
+def header_event(n: int, name: str, common: dict[str, Any]) -> ev.VertexHeader:
+    """The first header of vertex ``n``: a domain header for cache imports/exports and image exports."""
+    info = parse_vertex_name(name)
+    kind = info.kind
+    if kind == "cache-import" and info.ref:
+        return ev.CacheImportRequested(vertex=n, name=name, info=info, ref=info.ref, **common)
+    if kind == "cache-export":
+        return ev.CacheExportStarted(vertex=n, name=name, info=info, backend=info.backend or "unknown", **common)
+    if kind == "image-export":
+        return ev.ImageExportStarted(vertex=n, name=name, info=info, exporter=info.exporter or "unknown", **common)
+    return ev.VertexHeader(vertex=n, name=name, info=info, repeat=False, **common)
+
+
+def error_event(n: int, name: str, message: str, common: dict[str, Any]) -> ev.VertexEvent:
+    """``VertexCanceled`` for a canceled vertex, else the error event plain gives for ``#N ERROR: message``."""
+    if message.endswith(CANCELED_SUFFIX):
+        return ev.VertexCanceled(vertex=n, **common)
+    return failed_event(n, name, message, common)
+
+
+def failed_event(n: int, name: str, message: str, common: dict[str, Any]) -> ev.VertexError:
+    info = parse_vertex_name(name)
+    exit_code = domain.exit_code_of(message)
+    special = domain.error_event_class(info.kind, message)
+    if special is None:
+        return ev.VertexError(vertex=n, message=message, exit_code=exit_code, **common)
+    cls, fields = special
+    if cls is ev.CacheImportFailed:
+        fields["ref"] = info.ref
+    return cls(vertex=n, message=message, exit_code=exit_code, **fields, **common)
+
+
+def status_event(n: int, kind: str, status_id: str, common: dict[str, Any], *, current: int | None = None,
+                 total: int | None = None, seconds: float | None = None, done: bool = False) -> ev.VertexStatus:
+    """A status of vertex ``n`` (of this kind): a domain status when the id means something."""
+    special = domain.status_event_class(kind, status_id)
+    if special is not None:
+        cls, extra = special
+        return cls(vertex=n, id=status_id, current=current, total=total, seconds=seconds, done=done, **extra,
+                   **common)
+    return ev.VertexStatus(vertex=n, id=status_id, current=current, total=total, seconds=seconds, done=done,
+                           **common)
+
+
+def build_start(index: int, line: int, fmt: str, forced: bool) -> list[ev.Event]:
+    """The synthetic events that open a build read by a non-plain grammar."""
+    return [
+        ev.BuildStarted(line=line, end_line=line, raw="", build=index, inferred=True),
+        ev.FormatDetected(line=line, end_line=line, raw="", build=index, format=fmt, forced=forced),
+    ]

@@ -1,0 +1,160 @@
+"""The grammar of the legacy builder's output (``DOCKER_BUILDKIT=0``, Docker before 23 by default).
+
+    Sending build context to Docker daemon  3.072kB
+    Step 4/6 : RUN make
+     ---> Using cache                 (cached: VertexCached)
+     ---> Running in 29b278947b75     (it runs; the lines that follow are its output, as they are, no time)
+    Removing intermediate container 29b278947b75
+     ---> 410e08891adf                (the step's image: VertexDone for a step that ran)
+    Successfully built 03ad55c1e0cc
+    Successfully tagged app:1
+    The command '/bin/sh -c make' returned a non-zero code: 2   (the step's VertexError, and BuildFailed)
+
+Each step is a vertex (``Step N/M`` is vertex N of the build), named by its instruction, with a ``VertexName`` of
+kind ``step`` (``index`` N, ``total`` M, no stage: the legacy builder numbers steps across stages). The legacy
+builder prints no times: ``LegacyStepDone`` (a ``VertexDone``) has ``seconds`` 0.0, output has no ``elapsed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+
+from . import events as ev
+from .derived import BuildContext
+from .plain import parse_size
+from .vertex_names import parse_vertex_name
+
+# (shape, pattern on the cleaned line). First match wins.
+LINES: list[tuple[str, regex.Pattern[str]]] = [
+    ("step", regex.compile(r"Step (?P<index>\d+)/(?P<total>\d+) : (?P<instruction>.*)", regex.DOTALL)),
+    ("cache", regex.compile(r" ---> Using cache\s*")),
+    ("running", regex.compile(r" ---> Running in (?P<container>[0-9a-f]+)\s*")),
+    ("image", regex.compile(r" ---> (?P<image>[0-9a-f]{6,})\s*")),
+    ("removing", regex.compile(r"Removing intermediate container (?P<container>[0-9a-f]+)\s*")),
+    ("built", regex.compile(r"Successfully built (?P<image>[0-9a-f]+)\s*")),
+    ("tagged", regex.compile(r"Successfully tagged (?P<ref>\S+)\s*")),
+    ("failed", regex.compile(r"The command '(?P<command>.*)' returned a non-zero code: (?P<code>\d+)\s*",
+                             regex.DOTALL)),
+]
+# The first line; a terminal shows the size counting up, each count after a "\r".
+CONTEXT = regex.compile(r"(?:.*\r)?Sending build context to Docker daemon\s+(?P<size>\S+)\s*", regex.DOTALL)
+# Lines that open a legacy build: how detection tells the format.
+DECIDING = regex.compile(r"Sending build context to Docker daemon|Step \d+/\d+ : ")
+
+
+class _Step:
+    __slots__ = ("cached", "name", "number", "running")
+
+    def __init__(self, number: int, name: str) -> None:
+        self.number = number
+        self.name = name
+        self.cached = False
+        self.running = False  # its container runs: the lines that follow are its output
+
+
+class LegacyGrammar:
+    """Turns the legacy builder's lines into events."""
+
+    def __init__(self, context: BuildContext) -> None:
+        self._context = context
+        self._build = 0
+        self._step: _Step | None = None
+        self._last_index = 0
+        self._over = False  # built or failed: only "Successfully tagged" still belongs to this build
+
+    def end_build(self) -> None:
+        self._build = 0
+        self._step = None
+        self._last_index = 0
+        self._over = False
+
+    def claims(self, text: str) -> bool:
+        """Whether a cleaned line is the legacy builder's: one of its shapes, or the output of a running step."""
+        if DECIDING.match(text) is not None:
+            return True
+        if self._build == 0:
+            return False
+        step = self._step
+        if step is not None and step.running:
+            return True
+        if self._over:
+            return text.startswith("Successfully tagged ")
+        return any(p.fullmatch(text) for _, p in LINES)
+
+    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        m = CONTEXT.fullmatch(text)
+        if m is not None:
+            out += self._start(number)
+            out.append(ev.LegacyContextSent(size=parse_size(m["size"]), **self._common(number, raw, ci)))
+            return out
+        shape = None
+        for name, pattern in LINES:
+            m = pattern.fullmatch(text)
+            if m is not None:
+                shape = name
+                break
+        step = self._step
+        if m is None or (step is not None and step.running and shape not in ("removing", "image", "failed")):
+            # the output of the step's command, as it wrote it
+            number_ = step.number if step is not None else 0
+            return [ev.StepOutput(vertex=number_, elapsed=None, text=text, **self._common(number, raw, ci))]
+        if shape == "step":
+            index = int(m["index"])
+            if self._build == 0 or self._over or index <= self._last_index:
+                out += self._start(number)
+            self._last_index = index
+            instruction = m["instruction"]
+            info = parse_vertex_name(f"[{index}/{m['total']}] {instruction}")
+            self._step = _Step(index, instruction)
+            out.append(ev.VertexHeader(vertex=index, name=instruction, info=info,
+                                       **self._common(number, raw, ci)))
+            return out
+        common = self._common(number, raw, ci)
+        n = step.number if step is not None else 0
+        if shape == "cache":
+            if step is not None:
+                step.cached = True
+            return [ev.VertexCached(vertex=n, **common)]
+        if shape == "running":
+            if step is not None:
+                step.running = True
+            return [ev.LegacyContainerStarted(vertex=n, container=m["container"], **common)]
+        if shape == "removing":
+            if step is not None:
+                step.running = False
+            return [ev.LegacyContainerRemoved(vertex=n, container=m["container"], **common)]
+        if shape == "image":
+            if step is not None:
+                step.running = False
+                if not step.cached:
+                    return [ev.LegacyStepDone(vertex=n, seconds=0.0, image=m["image"], **common)]
+            return [ev.LegacyStepImage(vertex=n, image=m["image"], **common)]
+        if shape == "built":
+            self._over = True
+            return [ev.LegacyImageBuilt(image=m["image"], **common)]
+        if shape == "tagged":
+            return [ev.LegacyImageTagged(ref=m["ref"], **common)]
+        # "The command '...' returned a non-zero code: N": the step failed, and so did the build
+        self._over = True
+        if step is not None:
+            step.running = False
+        code = int(m["code"])
+        out.append(ev.VertexError(vertex=n, message=text, exit_code=code, **common))
+        derived = dict(common, raw="")
+        out.append(ev.BuildFailed(message=text, style="legacy", exit_code=code, **derived))
+        return out
+
+    def _start(self, number: int) -> list[ev.Event]:
+        self.end_build()
+        out = self._context.start_build("legacy", number)
+        self._build = self._context.index
+        return out
+
+    def _common(self, number: int, raw: str, ci: ev.CIPrefix | None) -> dict[str, Any]:
+        if self._build == 0:
+            self._build = self._context.index
+        return {"line": number, "end_line": number, "raw": raw, "build": self._build, "ci": ci}
+

@@ -1,0 +1,479 @@
+"""The grammar of ``--progress=rawjson`` output (and ``buildctl --trace`` files): one JSON ``SolveStatus`` per line.
+
+A line sends vertices (sent again, whole, each time one changes: the latest state of a digest wins), statuses,
+logs (base64) and warnings (base64). The grammar keeps each vertex's state and emits the plain events as the state
+changes, in the order the plain printer would print them:
+
+* a vertex's header when it is first shown (started, cached, completed, failed, or given a status or a log), with
+  a number in order of first showing, as the plain printer numbers vertices; then its ``VertexInputs``;
+* statuses when first seen and when completed; decoded log lines (``StepOutput``, time since the vertex started);
+  warnings;
+* then what ended on the line: ``VertexCached`` when ``cached`` becomes true, ``VertexDone`` with the exact run
+  time when ``completed`` appears, the error (or ``VertexCanceled``) when ``error`` appears, each followed by
+  ``VertexTiming``.
+
+A line's first event is always its ``SolveStatusLine`` (or ``MalformedJson``), carrying the raw text; the events
+derived from it follow with an empty ``raw``. Text the client prints after the JSON (the Dockerfile excerpt and the
+final ``ERROR:`` of a failed build) is plain and read by the plain grammar.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from datetime import date
+from typing import Any
+
+from . import events as ev
+from .derived import BuildContext, error_event, header_event, status_event
+from .plain import BUILD_CHECK, CLIPPED
+from .vertex_names import parse_vertex_name
+
+# A new vertex with one of these names, once every vertex shown so far has ended and some work was done (a step
+# or an export), is the next build of a stream that holds several with nothing between them.
+BUILD_START_NAMES = ("[internal] load build definition from ", "[internal] load local bake definitions")
+WORK_KINDS = frozenset({"step", "image-export", "cache-export"})
+
+# The keys a SolveStatus line starts with (Go writes the fields in this order and leaves empty ones out): how a
+# line is told from foreign text that happens to start with "{".
+LINE_STARTS = ('{"vertexes":', '{"statuses":', '{"logs":', '{"warnings":', "{}")
+
+_loads = json.loads
+_b64decode = binascii.a2b_base64
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAYS: dict[str, int] = {}
+
+
+def rfc3339_ns(value: str) -> int | None:
+    """``2026-11-28T02:34:22.378405558Z`` -> nanoseconds since the epoch, exactly (None if unreadable)."""
+    try:
+        if value[4] != "-" or value[7] != "-" or value[13] != ":" or value[16] != ":":
+            return None
+        day_text = value[:10]
+        day = _DAYS.get(day_text)
+        if day is None:
+            day = (date.fromisoformat(day_text).toordinal() - _EPOCH_ORDINAL) * 86400
+            if len(_DAYS) < 4096:
+                _DAYS[day_text] = day
+        seconds = day + int(value[11:13]) * 3600 + int(value[14:16]) * 60 + int(value[17:19])
+        rest = value[19:]
+        if rest[-1:] in ("Z", "z"):
+            rest = rest[:-1]
+        elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":":
+            offset = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
+            seconds -= offset if rest[-6] == "+" else -offset
+            rest = rest[:-6]
+        else:
+            return None
+        nanos = 0
+        if rest:
+            digits = rest[1:10]
+            if rest[0] != "." or not digits.isdigit() or not rest[1:].isdigit():
+                return None
+            nanos = int(digits.ljust(9, "0"))
+        return seconds * 1_000_000_000 + nanos
+    except (ValueError, IndexError):
+        return None
+
+
+def _merged_ns(intervals: list[tuple[int, int]]) -> int:
+    """Total length of the union of the intervals."""
+    total = 0
+    end = None
+    for a, b in sorted(intervals):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+class _Vertex:
+    """What the grammar knows about one digest in the current build."""
+
+    __slots__ = (
+        "cached",
+        "cached_seen",
+        "completed",
+        "completed_seen",
+        "digest",
+        "error",
+        "error_seen",
+        "first_started",
+        "first_started_ns",
+        "inputs",
+        "intervals",
+        "kind",
+        "last_completed",
+        "last_completed_ns",
+        "name",
+        "number",
+        "partial",
+        "partial_elapsed",
+        "started",
+        "started_ns",
+        "statuses",
+    )
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        self.name: str | None = None
+        self.kind = "other"
+        self.number = 0  # 0 until shown
+        self.inputs: tuple[str, ...] = ()
+        # the latest state sent
+        self.started: str | None = None
+        self.started_ns: int | None = None
+        self.completed: str | None = None
+        self.cached = False
+        self.error: str | None = None
+        # what was already turned into events
+        self.completed_seen: str | None = None
+        self.cached_seen = False
+        self.error_seen: str | None = None
+        self.first_started: str | None = None
+        self.first_started_ns: int | None = None
+        self.last_completed: str | None = None
+        self.last_completed_ns: int | None = None
+        self.intervals: list[tuple[int, int]] = []
+        self.statuses: dict[str, bool] = {}  # status id -> completed
+        self.partial: str | None = None  # an output line without its "\n" yet
+        self.partial_elapsed: float | None = None
+
+
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if type(value) is list else []
+
+
+class RawJsonGrammar:
+    """Turns rawjson lines into events. ``line()`` takes one line whose text starts with ``{``."""
+
+    def __init__(self, context: BuildContext, *, max_line: int = 1 << 20) -> None:
+        self._context = context
+        self._max_line = max_line
+        self._build = 0  # the build this grammar is reading; 0: none
+        self._vertices: dict[str, _Vertex] = {}
+        self._shown: list[_Vertex] = []
+        self._has_work = False
+        # vertices that completed on the previous line: their DONE waits for this line (see _settle)
+        self._pending: list[_Vertex] = []
+        self._pending_common: dict[str, Any] = {}
+
+    @property
+    def active(self) -> bool:
+        """A rawjson build is being read: any line starting with "{" is one of its lines."""
+        return self._build != 0
+
+    def end_build(self) -> None:
+        """The build being read is over (a final error, another build began): the next line starts a new one."""
+        self._build = 0
+        self._vertices = {}
+        self._shown = []
+        self._has_work = False
+        self._pending = []
+
+    @property
+    def pending(self) -> bool:
+        """Events of the previous line wait for the next one (call ``settle`` before a line of another shape)."""
+        return bool(self._pending)
+
+    # -----------------------------------------------------------------------------------------------------------
+
+    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+        try:
+            obj = _loads(text)
+        except (ValueError, RecursionError) as exc:
+            return self._malformed(number, raw, text, ci, f"invalid JSON: {exc}")
+        if type(obj) is not dict:
+            return self._malformed(number, raw, text, ci, "not a JSON object")
+        vertexes = _list(obj.get("vertexes"))
+        statuses = _list(obj.get("statuses"))
+        logs = _list(obj.get("logs"))
+        warnings = _list(obj.get("warnings"))
+        out: list[ev.Event] = self._settle(vertexes) if self._pending else []
+        if self._build == 0 or (vertexes and self._starts_next_build(vertexes)):
+            out += self._start(number)
+        build = self._build
+        out.append(ev.SolveStatusLine(line=number, end_line=number, raw=raw, build=build, ci=ci,
+                                      vertexes=len(vertexes), statuses=len(statuses), logs=len(logs),
+                                      warnings=len(warnings)))
+        common: dict[str, Any] = {"line": number, "end_line": number, "raw": "", "build": build, "ci": ci}
+        touched = self._vertexes(vertexes, common, out) if vertexes else ()
+        if statuses:
+            self._statuses(statuses, common, out)
+        if logs:
+            self._logs(logs, common, out)
+        if warnings:
+            self._warnings(warnings, common, out)
+        for vx in touched:
+            if vx.number:
+                self._ends(vx, common, out)
+        return out
+
+    def piece(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+        """The first piece of a line longer than the line bound: it cannot be read as JSON."""
+        return self._malformed(number, raw, text, ci, "line longer than the parser's bound")
+
+    def settle(self) -> list[ev.Event]:
+        """The next line is not rawjson: the previous line's completions stand."""
+        return self._settle(())
+
+    def flush(self, number: int) -> list[ev.Event]:
+        """End of input: what waited for a next line, and output lines still waiting for their ``\\n``."""
+        out = self.settle()
+        if self._build:
+            common: dict[str, Any] = {"line": number, "end_line": number, "raw": "", "build": self._build,
+                                      "ci": None}
+            for vx in self._shown:
+                self._flush_partial(vx, common, out)
+        return out
+
+    # -----------------------------------------------------------------------------------------------------------
+
+    def _start(self, number: int) -> list[ev.Event]:
+        self.end_build()
+        out = self._context.start_build("rawjson", number)
+        self._build = self._context.index
+        return out
+
+    def _malformed(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, error: str) -> list[ev.Event]:
+        out = self.settle()
+        build = self._build or self._context.index
+        out.append(ev.MalformedJson(line=number, end_line=number, raw=raw, build=build, ci=ci, text=text,
+                                    error=error))
+        return out
+
+    def _starts_next_build(self, vertexes: list[Any]) -> bool:
+        if not self._has_work:
+            return False
+        for v in vertexes:
+            if type(v) is not dict:
+                continue
+            name = v.get("name")
+            if type(name) is str and name.startswith(BUILD_START_NAMES) and v.get("digest") not in self._vertices:
+                return all(vx.completed is not None or vx.error is not None for vx in self._shown)
+        return False
+
+    def _show(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+        self._shown.append(vx)
+        vx.number = n = len(self._shown)
+        if vx.name is None:
+            vx.name = vx.digest  # a status or log for a vertex never sent: name it by its digest
+        out.append(header_event(n, vx.name, common))
+        out.append(ev.VertexInputs(vertex=n, digest=vx.digest, inputs=vx.inputs, **common))
+        if vx.kind in WORK_KINDS:
+            self._has_work = True
+
+    def _vertex(self, digest: str) -> _Vertex:
+        vx = self._vertices.get(digest)
+        if vx is None:
+            vx = self._vertices[digest] = _Vertex(digest)
+        return vx
+
+    def _vertexes(self, vertexes: list[Any], common: dict[str, Any], out: list[ev.Event]) -> list[_Vertex]:
+        touched: dict[str, _Vertex] = {}
+        for v in vertexes:
+            if type(v) is not dict:
+                continue
+            digest = v.get("digest")
+            if type(digest) is not str:
+                continue
+            vx = self._vertex(digest)
+            if vx.name is None:
+                name = v.get("name")
+                if type(name) is str:
+                    vx.name = name
+                    vx.kind = parse_vertex_name(name).kind
+                inputs = v.get("inputs")
+                if type(inputs) is list:
+                    vx.inputs = tuple(i for i in inputs if type(i) is str)
+            started = v.get("started")
+            if type(started) is str:
+                if started != vx.started:
+                    vx.started = started
+                    vx.started_ns = rfc3339_ns(started)
+                    if vx.first_started is None:
+                        vx.first_started, vx.first_started_ns = started, vx.started_ns
+            else:
+                started = None
+            completed = _str(v.get("completed"))
+            if completed is not None and started is not None:
+                start_ns, end_ns = vx.started_ns, rfc3339_ns(completed)
+                if start_ns is not None and end_ns is not None and end_ns >= start_ns:
+                    span = (start_ns, end_ns)
+                    if not vx.intervals or vx.intervals[-1] != span:
+                        vx.intervals.append(span)
+                    if vx.last_completed_ns is None or end_ns >= vx.last_completed_ns:
+                        vx.last_completed, vx.last_completed_ns = completed, end_ns
+            vx.completed = completed
+            vx.cached = v.get("cached") is True
+            vx.error = _str(v.get("error")) or None
+            touched[digest] = vx
+        for vx in touched.values():
+            if not vx.number and vx.name is not None and (vx.started or vx.completed or vx.cached or vx.error):
+                self._show(vx, common, out)
+        return list(touched.values())
+
+    def _shown_vertex(self, digest: Any, common: dict[str, Any], out: list[ev.Event]) -> _Vertex | None:
+        if type(digest) is not str:
+            return None
+        vx = self._vertex(digest)
+        if not vx.number:
+            self._show(vx, common, out)
+        return vx
+
+    def _statuses(self, statuses: list[Any], common: dict[str, Any], out: list[ev.Event]) -> None:
+        for s in statuses:
+            if type(s) is not dict:
+                continue
+            status_id = s.get("id")
+            if type(status_id) is not str:
+                continue
+            vx = self._shown_vertex(s.get("vertex"), common, out)
+            if vx is None:
+                continue
+            completed = _str(s.get("completed"))
+            done = completed is not None
+            seen = vx.statuses.get(status_id)
+            if seen is None or (done and not seen):
+                vx.statuses[status_id] = done
+                seconds = None
+                if done:
+                    started = _str(s.get("started"))
+                    a = rfc3339_ns(started) if started else None
+                    b = rfc3339_ns(completed) if completed else None
+                    if a is not None and b is not None:
+                        seconds = (b - a) / 1e9
+                out.append(status_event(vx.number, vx.kind, status_id, common, current=_int(s.get("current")),
+                                        total=_int(s.get("total")), seconds=seconds, done=done))
+
+    def _logs(self, logs: list[Any], common: dict[str, Any], out: list[ev.Event]) -> None:
+        for entry in logs:
+            if type(entry) is not dict:
+                continue
+            data = entry.get("data")
+            if type(data) is not str:
+                continue
+            vx = self._shown_vertex(entry.get("vertex"), common, out)
+            if vx is None:
+                continue
+            try:
+                text = _b64decode(data).decode("utf-8", "surrogateescape")
+            except (binascii.Error, ValueError):
+                continue
+            elapsed = None
+            timestamp = entry.get("timestamp")
+            if type(timestamp) is str and vx.started_ns is not None:
+                at = rfc3339_ns(timestamp)
+                if at is not None:
+                    elapsed = (at - vx.started_ns) / 1e9
+            self._output(vx, text, elapsed, common, out)
+
+    def _output(self, vx: _Vertex, text: str, elapsed: float | None, common: dict[str, Any],
+                out: list[ev.Event]) -> None:
+        n = vx.number
+        partial = vx.partial
+        if partial is not None:
+            text = partial + text
+            elapsed = vx.partial_elapsed
+            vx.partial = None
+        lines = text.split("\n")
+        rest = lines.pop()
+        for line in lines:
+            out.append(_output_event(n, line, elapsed, False, common))
+        if rest:
+            if len(rest) > self._max_line:
+                out.append(_output_event(n, rest, elapsed, True, common))
+            else:
+                vx.partial, vx.partial_elapsed = rest, elapsed
+
+    def _flush_partial(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+        if vx.partial is not None:
+            out.append(_output_event(vx.number, vx.partial, vx.partial_elapsed, False, common))
+            vx.partial = None
+
+    def _warnings(self, warnings: list[Any], common: dict[str, Any], out: list[ev.Event]) -> None:
+        for w in warnings:
+            if type(w) is not dict:
+                continue
+            vx = self._shown_vertex(w.get("vertex"), common, out)
+            short = w.get("short")
+            if vx is None or type(short) is not str:
+                continue
+            try:
+                text = _b64decode(short).decode("utf-8", "surrogateescape").rstrip("\n")
+            except (binascii.Error, ValueError):
+                continue
+            check = BUILD_CHECK.fullmatch(text)
+            if check is not None:
+                line_no = check["line"]
+                out.append(ev.VertexWarning(vertex=vx.number, text=text, rule=check["rule"], message=check["message"],
+                                            source_line=int(line_no) if line_no else None, **common))
+            else:
+                out.append(ev.VertexWarning(vertex=vx.number, text=text, **common))
+
+    def _ends(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+        n = vx.number
+        ended = False
+        if vx.cached and not vx.cached_seen:
+            vx.cached_seen = ended = True
+            out.append(ev.VertexCached(vertex=n, **common))
+        if vx.error is not None and vx.error != vx.error_seen:
+            vx.error_seen = vx.error
+            ended = True
+            self._flush_partial(vx, common, out)
+            out.append(error_event(n, vx.name or "", vx.error, common))
+        elif vx.completed is not None and vx.completed != vx.completed_seen and not vx.cached:
+            # A vertex often completes and runs again at once (a cached step pulling its layers, an exporter):
+            # its DONE waits for the next line, which drops it if the vertex runs again, as the plain printer,
+            # which prints at most every 100 ms, never shows those short-lived completions.
+            if not self._pending:
+                self._pending_common = common
+            self._pending.append(vx)
+        if vx.completed is not None:
+            vx.completed_seen = vx.completed
+        if ended:
+            self._timing(vx, common, out)
+
+    def _timing(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+        if vx.first_started is not None and vx.last_completed is not None:
+            out.append(ev.VertexTiming(vertex=vx.number, started=vx.first_started, completed=vx.last_completed,
+                                       seconds=_merged_ns(vx.intervals) / 1e9, **common))
+
+    def _settle(self, vertexes: list[Any] | tuple[()]) -> list[ev.Event]:
+        """The DONE of the vertices that completed on the previous line, unless this line runs them again."""
+        pending, self._pending = self._pending, []
+        sent: dict[str, tuple[Any, Any]] = {}
+        for v in vertexes:
+            if type(v) is dict and type(v.get("digest")) is str:
+                sent[v["digest"]] = (v.get("started"), v.get("completed"))
+        out: list[ev.Event] = []
+        common = self._pending_common
+        for vx in pending:
+            state = sent.get(vx.digest)
+            if state is not None and (state[1] is None or state[0] != vx.started):
+                continue  # it runs again
+            self._flush_partial(vx, common, out)
+            seconds = _merged_ns(vx.intervals) / 1e9
+            out.append(ev.VertexDone(vertex=vx.number, seconds=seconds, **common))
+            self._timing(vx, common, out)
+        return out
+
+
+def _output_event(n: int, text: str, elapsed: float | None, truncated: bool,
+                  common: dict[str, Any]) -> ev.StepOutput:
+    if text.startswith("[output clipped"):
+        clipped = CLIPPED.fullmatch(text)
+        if clipped is not None:
+            return ev.OutputClipped(vertex=n, elapsed=elapsed, text=text, limit=clipped["limit"], **common)
+    return ev.StepOutput(vertex=n, elapsed=elapsed, text=text, truncated=truncated, **common)
