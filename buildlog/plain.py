@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import regex
+import re
 
 from . import domain
 from . import events as ev
@@ -18,61 +18,63 @@ from .vertex_names import parse_vertex_name
 # ---------------------------------------------------------------------------------------------------------------
 # Line shapes. Vertex lines are "#N REST"; REST is then told apart by the shapes below, cheapest first.
 
-VERTEX_LINE = regex.compile(r"#(\d+) (.*)", regex.DOTALL)
-DONE = regex.compile(r"DONE (\d+(?:\.\d+)?)s")
-OUTPUT = regex.compile(r"(\d+\.\d{1,3})(?: (.*))?", regex.DOTALL)
-OLD_DIGEST = regex.compile(r"sha256:[0-9a-f]{64}")
+DONE = re.compile(r"DONE (\d+(?:\.\d+)?)s")
+OUTPUT = re.compile(r"(\d+\.\d{1,3})(?: (.*))?", re.DOTALL)
+# Only the head of an output line is matched: the text after it can be tens of thousands of characters.
+OUTPUT_HEAD = re.compile(r"(\d+\.\d{1,3})(?: |$)")
+CLIPPED_START = "[output clipped, "
+OLD_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # A status about one layer, running or done: "sha256:…", "extracting sha256:…", "pulling sha256:…" (Docker 20.10).
-LAYER_STATUS = regex.compile(r"(?:[a-z]+ )?sha256:[0-9a-f]{64}(?: |$)")
+LAYER_STATUS = re.compile(r"(?:[a-z]+ )?sha256:[0-9a-f]{64}(?: |$)")
 SIZE = r"\d+(?:\.\d+)?\s?[kKMGTP]?i?B"
-STATUS = regex.compile(
+STATUS = re.compile(
     r"(?P<id>.*?)(?: (?P<cur>" + SIZE + r")(?: / (?P<total>" + SIZE + r"))?)?(?: (?P<secs>\d+(?:\.\d+)?)s)?"
     r"(?P<done> done)?",
-    regex.DOTALL,
+    re.DOTALL,
 )
-CLIPPED = regex.compile(r"\[output clipped, (?P<limit>log limit [^\]]*?) reached\]")
-BUILD_CHECK = regex.compile(r"(?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", regex.DOTALL)
+CLIPPED = re.compile(r"\[output clipped, (?P<limit>log limit [^\]]*?) reached\]")
+BUILD_CHECK = re.compile(r"(?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", re.DOTALL)
 
-BUILDING_WITH = regex.compile(r'#0 building with "(?P<builder>[^"]*)" instance using (?P<driver>\S+) driver')
+BUILDING_WITH = re.compile(r'#0 building with "(?P<builder>[^"]*)" instance using (?P<driver>\S+) driver')
 
 # The client's final error line, every generation (see docs/events.md). First match wins.
-FINAL_ERRORS: list[tuple[str, regex.Pattern[str]]] = [
+FINAL_ERRORS: list[tuple[str, re.Pattern[str]]] = [
     # docker/build-push-action: "Error: ..." as the web page shows it, "##[error]buildx failed with: ..." in raw
     # GitHub logs, where the marker is taken off as a CI prefix.
-    ("wrapper", regex.compile(r"(?:Error: )?buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
-                              regex.DOTALL)),
-    ("bake", regex.compile(r"ERROR: target (?P<target>[^\s:]+): (?P<message>.*)", regex.DOTALL)),
-    ("buildx", regex.compile(r"ERROR: (?P<message>failed to build: .*)", regex.DOTALL)),
-    ("buildx-solve", regex.compile(r"ERROR: (?P<message>failed to solve: .*)", regex.DOTALL)),
-    ("lowercase", regex.compile(r"error: (?P<message>.*)", regex.DOTALL)),
-    ("frontend-v0", regex.compile(r"(?P<message>failed to solve with frontend \S+: .*)", regex.DOTALL)),
-    ("client-eof", regex.compile(r"(?P<message>unexpected EOF)\s*")),
+    ("wrapper", re.compile(r"(?:Error: )?buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
+                              re.DOTALL)),
+    ("bake", re.compile(r"ERROR: target (?P<target>[^\s:]+): (?P<message>.*)", re.DOTALL)),
+    ("buildx", re.compile(r"ERROR: (?P<message>failed to build: .*)", re.DOTALL)),
+    ("buildx-solve", re.compile(r"ERROR: (?P<message>failed to solve: .*)", re.DOTALL)),
+    ("lowercase", re.compile(r"error: (?P<message>.*)", re.DOTALL)),
+    ("frontend-v0", re.compile(r"(?P<message>failed to solve with frontend \S+: .*)", re.DOTALL)),
+    ("client-eof", re.compile(r"(?P<message>unexpected EOF)\s*")),
     # Docker 20.10's client prints the bare cause, without "ERROR:" or "failed to solve:"
-    ("bare", regex.compile(r"(?P<message>executor failed running \[.*\]: exit code: \d+.*)", regex.DOTALL)),
-    ("bare", regex.compile(
+    ("bare", re.compile(r"(?P<message>executor failed running \[.*\]: exit code: \d+.*)", re.DOTALL)),
+    ("bare", re.compile(
         r"(?P<message>(?:failed to (?:compute cache key|solve|build|push|export|load metadata|read dockerfile|resolve"
         r"|create LLB definition|copy|fetch|do request|dial|mount|commit|prepare|receive status|get status)"
-        r"|rpc error: code = \w+ desc = )\b.*)", regex.DOTALL)),
-    ("other", regex.compile(r"ERROR: (?P<message>.*)", regex.DOTALL)),
+        r"|rpc error: code = \w+ desc = )\b.*)", re.DOTALL)),
+    ("other", re.compile(r"ERROR: (?P<message>.*)", re.DOTALL)),
 ]
 
 ERROR_BLOCK_RULE = "------"
-ERROR_BLOCK_HEADER = regex.compile(r" > (?P<name>.*):", regex.DOTALL)
+ERROR_BLOCK_HEADER = re.compile(r" > (?P<name>.*):", re.DOTALL)
 SOURCE_RULE = "--------------------"
-SOURCE_LOCATION = regex.compile(r"(?P<file>[^\s:#][^\s:]*):(?P<line>\d+)")
-SOURCE_EXCERPT = regex.compile(r"\s*(?P<line>\d+) \|(?: (?P<text>.*))?", regex.DOTALL)
-WARNINGS_SUMMARY = regex.compile(r"\s*(?P<count>\d+) warnings? found\b.*", regex.DOTALL)
-CHECK_WARNING = regex.compile(
-    r" - (?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", regex.DOTALL
+SOURCE_LOCATION = re.compile(r"(?P<file>[^\s:#][^\s:]*):(?P<line>\d+)")
+SOURCE_EXCERPT = re.compile(r"\s*(?P<line>\d+) \|(?: (?P<text>.*))?", re.DOTALL)
+WARNINGS_SUMMARY = re.compile(r"\s*(?P<count>\d+) warnings? found\b.*", re.DOTALL)
+CHECK_WARNING = re.compile(
+    r" - (?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", re.DOTALL
 )
-CLIENT_WARNING = regex.compile(r"WARNING: (?P<text>.*)", regex.DOTALL)
-DETAILS_LINK = regex.compile(r"View build details: (?P<url>\S+)")
-PUSH_STARTED = regex.compile(r"The push refers to repository \[(?P<repo>[^\]]+)\]")
-PUSH_LAYER = regex.compile(
+CLIENT_WARNING = re.compile(r"WARNING: (?P<text>.*)", re.DOTALL)
+DETAILS_LINK = re.compile(r"View build details: (?P<url>\S+)")
+PUSH_STARTED = re.compile(r"The push refers to repository \[(?P<repo>[^\]]+)\]")
+PUSH_LAYER = re.compile(
     r"(?P<layer>[0-9a-f]{12}): (?P<status>Preparing|Waiting|Pushing|Pushed|Layer already exists|Already exists"
-    r"|Mounted from \S+|Retrying in \d+ seconds?|Image already exists)\b.*", regex.DOTALL)
-PUSH_DIGEST = regex.compile(r"(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")
-CLIENT_LOG = regex.compile(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", regex.DOTALL)
+    r"|Mounted from \S+|Retrying in \d+ seconds?|Image already exists)\b.*", re.DOTALL)
+PUSH_DIGEST = re.compile(r"(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")
+CLIENT_LOG = re.compile(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", re.DOTALL)
 
 # CI markers that are lines of their own, not a prefix of log text.
 STANDALONE_MARKERS = frozenset({"group", "endgroup", "section_start", "section_end", "command", "debug", "section"})
@@ -105,6 +107,34 @@ def parse_size(text: str | None) -> int | None:
         return None
     scale = _IUNITS.get(prefix, 1) if binary else _UNITS.get(prefix, 1)
     return round(value * scale)
+
+
+_SIZE_TOKEN = re.compile(r"\d+(?:\.\d+)?[kKMGTP]?i?B")
+_SECONDS_TOKEN = re.compile(r"\d+(?:\.\d+)?s")
+
+
+def split_status(text: str) -> tuple[str, str | None, str | None, str | None, bool]:
+    """``ID [CUR[ / TOTAL]][ SECSs][ done]`` -> (id, cur, total, secs, done), read from the right.
+
+    The same split as the ``STATUS`` pattern, without its backtracking (statuses are a large share of a log)."""
+    done = text.endswith(" done")
+    if done:
+        text = text[:-5]
+    cur = total = secs = None
+    head, sep, last = text.rpartition(" ")
+    if sep and _SECONDS_TOKEN.fullmatch(last):
+        secs = last[:-1]
+        text = head
+        head, sep, last = text.rpartition(" ")
+    if sep and _SIZE_TOKEN.fullmatch(last):
+        before, sep2, slash = head.rpartition(" ")
+        if slash == "/" and sep2:
+            before_cur, sep3, first = before.rpartition(" ")
+            if sep3 and _SIZE_TOKEN.fullmatch(first):
+                return before_cur, first, last, secs, done
+        cur = last
+        text = head
+    return text, cur, total, secs, done
 
 
 class _Build:
@@ -192,11 +222,25 @@ class PlainGrammar:
         self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool, out: list[ev.Event]
     ) -> ev.Event:
         b = self._build
-        common: dict[str, Any] = {"line": number, "end_line": number, "raw": raw, "ci": ci}
-        if text.startswith("#"):
-            m = VERTEX_LINE.match(text)
-            if m is not None:
-                n = int(m.group(1))
+        if text[:1] == "#":
+            space = text.find(" ")
+            number_text = text[1:space]
+            if space > 1 and number_text.isdigit() and number_text.isascii():
+                n = int(number_text)
+                rest = text[space + 1 :]
+                if n > 1 and b.index and not b.over:
+                    m = OUTPUT_HEAD.match(rest)
+                    if m is not None and not rest.startswith(CLIPPED_START, m.end()):
+                        # the hot path: a line of step output (most lines of a real log)
+                        self._current = n
+                        self._block = None
+                        self._last_header = None
+                        b.has_vertices = True
+                        if n > b.max_vertex:
+                            b.max_vertex = n
+                        return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
+                                             elapsed=float(m.group(1)), text=rest[m.end() :], truncated=not whole)
+                common: dict[str, Any] = {"line": number, "end_line": number, "raw": raw, "ci": ci}
                 if n == 0:
                     bw = BUILDING_WITH.fullmatch(text)
                     if bw is not None:
@@ -205,10 +249,10 @@ class PlainGrammar:
                         common["build"] = self._build.index
                         self._block = None
                         return ev.BuildStarted(builder=bw["builder"], driver=bw["driver"], **common)
-                return self._vertex_line(n, m.group(2), common, whole, out)
+                return self._vertex_line(n, rest, common, whole, out)
         self._last_header = None
         self._current = None
-        common["build"] = b.index
+        common = {"line": number, "end_line": number, "raw": raw, "ci": ci, "build": b.index}
         if ci is not None and ci.marker in STANDALONE_MARKERS:
             return ev.CIMarker(kind=ci.marker, text=text, **common)
         if not text or text.isspace():
@@ -243,10 +287,10 @@ class PlainGrammar:
 
         first = rest[:1]
         if first.isdigit():
-            m = OUTPUT.fullmatch(rest)
+            m = OUTPUT_HEAD.match(rest)
             if m is not None:
-                out_text = m.group(2) or ""
-                clipped = CLIPPED.fullmatch(out_text)
+                out_text = rest[m.end() :]
+                clipped = CLIPPED.fullmatch(out_text) if out_text.startswith(CLIPPED_START) else None
                 if clipped is not None:
                     return ev.OutputClipped(elapsed=float(m.group(1)), text=out_text, limit=clipped["limit"],
                                             **common)
@@ -341,16 +385,13 @@ class PlainGrammar:
         return ev.VertexHeader(name=name, info=info, repeat=repeat, **common)
 
     def _status(self, n: int, rest: str, common: dict[str, Any]) -> ev.Event:
-        m = STATUS.fullmatch(rest)
-        assert m is not None  # every part of STATUS is optional
-        status_id = m["id"]
-        secs = m["secs"]
+        status_id, cur, total, secs, done = split_status(rest)
         fields: dict[str, Any] = {
             "id": status_id,
-            "current": parse_size(m["cur"]),
-            "total": parse_size(m["total"]),
+            "current": parse_size(cur),
+            "total": parse_size(total),
             "seconds": float(secs) if secs else None,
-            "done": m["done"] is not None,
+            "done": done,
         }
         special = domain.status_event_class(self._build.kinds.get(n, "other"), status_id)
         if special is not None:
