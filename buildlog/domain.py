@@ -7,9 +7,8 @@ done by the plain grammar; its ``id`` is then matched here. Each rule says which
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 from . import events as ev
 

@@ -7,9 +7,8 @@ message that may continue on the next lines (a registry's HTML body after ``ERRO
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 from . import domain
 from . import events as ev
