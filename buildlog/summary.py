@@ -584,8 +584,8 @@ class Summarizer:
         b = event.build
         fold = self._fold
         if fold is None or b != fold.index:
-            if b == 0 and fold is None:
-                return  # text before the first build
+            if b == 0 and fold is None and not isinstance(event, ev.BuildFailed):
+                return  # text before the first build (an error there is a build that failed before it began)
             if fold is not None:
                 self._done.append(fold.summary(self._rules, closed=True))
             fold = self._fold = _BuildFold(b, event.line)

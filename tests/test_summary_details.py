@@ -79,3 +79,19 @@ def test_summary_works_live() -> None:
     final = live.close()
     assert final.outcome == "failure" and final.failure is not None
     assert final.failure.failure_class == "build-step"
+
+
+def test_error_before_any_vertex_is_a_failed_build() -> None:
+    # synthetic, in FORMAT.md's words: "errors before any vertex: the whole log can be one line"
+    from buildlog import summarize_bytes
+
+    s = summarize_bytes(b'ERROR: failed to build: unable to prepare context: path "nope" not found\n')
+    assert s.outcome == "failure" and s.attempts == 1
+    assert s.failure is not None and s.failure.failure_class == "context"
+
+
+def test_empty_log_is_incomplete() -> None:
+    from buildlog import summarize_bytes
+
+    s = summarize_bytes(b"")
+    assert s.outcome == "incomplete" and s.attempts == 0 and s.to_json()["failure"] is None
