@@ -185,7 +185,7 @@ def critical_path(events: Iterable[ev.Event], build: int | None = None) -> Criti
     for n in order:
         v = graph[n]
         own = v.seconds or 0.0
-        result = (own, (n,))
+        result: tuple[float, tuple[int, ...]] = (own, (n,))
         for i in v.inputs:
             before = best.get(i)  # missing only on a cycle, which only a damaged log has
             if before is not None and before[0] + own > result[0]:

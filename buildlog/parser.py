@@ -160,7 +160,8 @@ class Parser:
             if tty is not None:
                 if tty.claims(text):
                     self._leave_plain(out)
-                    out += tty.line(number, raw, split_ci_prefix(body)[1] if ci is not None else body, ci)
+                    skip = len(body) - len(split_ci_prefix(body)[1]) if ci is not None else 0
+                    out += tty.line(number, raw, body, ci, skip)
                     continue
                 tty.end_frames()
             if legacy is not None and legacy.claims(text):

@@ -110,9 +110,10 @@ class TtyGrammar:
 
     # -----------------------------------------------------------------------------------------------------------
 
-    def line(self, number: int, raw: str, body: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
-        """One line: ``body`` is its text without terminator and CI prefix, escape sequences kept."""
-        rows = self._rows(body)
+    def line(self, number: int, raw: str, body: str, ci: ev.CIPrefix | None, skip: int = 0) -> list[ev.Event]:
+        """One line: ``body`` is its text without terminator, escape sequences kept; its first ``skip`` characters
+        are a CI prefix (whose colour codes still count: a reset there ends the previous row's colour)."""
+        rows = self._rows(body, skip)
         out: list[ev.Event] = []
         headers = [(i, m) for i, (text, _) in enumerate(rows) if (m := HEADER.search(text)) is not None]
         if headers and self._starts_build(headers[0][1]):
@@ -136,7 +137,7 @@ class TtyGrammar:
 
     # -----------------------------------------------------------------------------------------------------------
 
-    def _rows(self, body: str) -> list[tuple[str, str | None]]:
+    def _rows(self, body: str, skip: int) -> list[tuple[str, str | None]]:
         """The rows a line draws: their text and the foreground colour their text begins in."""
         rows: list[tuple[str, str | None]] = []
         parts: list[str] = []
@@ -144,6 +145,8 @@ class TtyGrammar:
         pos = 0
         for m in _TOKEN.finditer(body):
             start = m.start()
+            if pos < skip:
+                pos = min(skip, start)
             if start > pos:
                 if not parts:
                     colour = self._fg
@@ -155,6 +158,7 @@ class TtyGrammar:
             elif m["move"] is not None and parts:
                 rows.append(("".join(parts), colour))
                 parts = []
+        pos = max(pos, skip)
         if pos < len(body):
             if not parts:
                 colour = self._fg

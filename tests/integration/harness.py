@@ -309,7 +309,8 @@ PIDFILE="$ROOT/docker.pid"
 SOCK="$ROOT/docker.sock"
 LOG="$ROOT/dockerd.log"
 
-ours() {{  # PID: is it a process of this session (its command line names our root)? Guards against reuse.
+ours() {{  # PID: a live process of this session? Its command line names our root, which also guards against
+    # a reused pid; a zombie has an empty command line and counts as gone (it holds no socket or file).
     tr '\\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$ROOT/"
 }}
 
@@ -317,13 +318,17 @@ stop_pid() {{  # PID SECONDS: TERM, wait, then KILL the process group (dockerd r
     local pid=$1 i
     ours "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    for ((i = 0; i < $2 * 10; i++)); do ours "$pid" || return 0; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do ours "$pid" || return 0; sleep 0.1; done
 }}
 
 if [ -s "$PIDFILE" ]; then stop_pid "$(cat "$PIDFILE")" 20; fi
-# The containerd that dockerd started for itself lives in its own session.
+# The containerd that dockerd started for itself lives in its own session. It dies with a killed dockerd but
+# may stay an unreaped zombie for a while, and a new dockerd that finds its pid "still running" waits for
+# it in vain ("timeout waiting for containerd to start"): stop it if needed, then drop its pidfile.
 if [ -s "$EXEC/containerd/containerd.pid" ]; then stop_pid "$(cat "$EXEC/containerd/containerd.pid")" 10; fi
+rm -f "$EXEC/containerd/containerd.pid"
 # BuildKit's RUN containers are plain runc containers (state in runc's default root) whose bundles sit in
 # our data root; after a SIGKILLed dockerd they keep running, so kill and delete them by id.
 for cfg in "$DATA"/buildkit/executor/*/config.json; do
@@ -470,6 +475,7 @@ class Daemon:
                 _signal(cpid, signal.SIGTERM)
                 if not _wait_gone(cpid, 10):
                     _signal(cpid, signal.SIGKILL)
+            cpid_file.unlink()
         executor = self.data_root / "buildkit" / "executor"
         if executor.is_dir():
             for bundle in executor.iterdir():
