@@ -29,6 +29,9 @@ from .plain import PlainGrammar
 from .rawjson import LINE_STARTS, RawJsonGrammar
 from .tty import TtyGrammar
 
+# Parser.formats keeps the formats of this many builds, the last ones (a log can hold any number of builds).
+MAX_FORMATS_KEPT = 1024
+
 
 class Parser:
     """Incremental parser of buildx / BuildKit output.
@@ -60,7 +63,7 @@ class Parser:
 
     @property
     def formats(self) -> dict[int, str]:
-        """The format of each build read so far, by build number."""
+        """The format of each build read so far (the last ``MAX_FORMATS_KEPT``), by build number."""
         return dict(self._formats)
 
     def feed(self, data: bytes) -> list[ev.Event]:
@@ -95,7 +98,7 @@ class Parser:
         index = max(self._index, self._plain.build_index) + 1
         self._plain.join_build(index)
         self._index = index
-        self._formats[index] = fmt
+        self._note_format(index, fmt)
         for grammar in (self._rawjson, self._tty, self._legacy):
             if grammar is not None:
                 grammar.end_build()
@@ -107,12 +110,17 @@ class Parser:
         index = self._plain.build_index
         if index != self._index:
             self._index = index
-            self._formats[index] = "plain"
+            self._note_format(index, "plain")
             self._end_other_builds()
         for event in events:
             if type(event) is ev.BuildFailed:
                 self._end_other_builds()
         out += events
+
+    def _note_format(self, index: int, fmt: str) -> None:
+        self._formats[index] = fmt
+        if len(self._formats) > MAX_FORMATS_KEPT:
+            del self._formats[next(iter(self._formats))]
 
     def _end_other_builds(self) -> None:
         for grammar in (self._rawjson, self._tty, self._legacy):
@@ -130,6 +138,14 @@ class Parser:
             raw = raw_line.text
             number = raw_line.number
             self._last_line = number
+            if raw[:1] == "{" and rawjson is not None and raw_line.final and "\x1b" not in raw and not web.active:
+                # the hot path of rawjson: no CI prefix starts with "{", nothing to clean
+                text = raw[:-2] if raw.endswith("\r\n") else raw[:-1] if raw.endswith("\n") else raw
+                if rawjson.active or self._forced or text.startswith(LINE_STARTS):
+                    if self._last_plain:
+                        self._leave_plain(out)
+                    out += rawjson.line(number, raw, text, None)
+                    continue
             if raw_line.piece:
                 fragment = ev.LineFragment(
                     line=number, end_line=number, raw=raw, build=self._index,

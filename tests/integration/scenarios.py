@@ -703,7 +703,7 @@ def observed_cached(r: Run) -> int:
 
 def observed_user_cached(r: Run) -> int:
     """Cached vertices that are cacheable user steps: not ``[internal]``/``[auth]``/cache/export vertices and
-    not ``FROM`` (which BuildKit 0.8 reports CACHED or DONE seemingly at random)."""
+    not ``FROM`` (which Docker 20.10's BuildKit reports CACHED or DONE seemingly at random)."""
     if r.format == "legacy":
         return legacy_cached_steps(r.build.text)
     skip = ("[internal]", "[auth]", "importing cache", "exporting ")
