@@ -119,7 +119,11 @@ def first_cache_miss(events: Iterable[ev.Event], build: int | None = None) -> Ca
 
     With edges (rawjson) the inputs are the vertex's own; without, a step's input is taken to be the step before
     it in its stage (``[stage I/N]``), which misses ``COPY --from`` and ``FROM other-stage``."""
-    graph = build_graph(events, build)
+    return first_cache_miss_in(build_graph(events, build))
+
+
+def first_cache_miss_in(graph: dict[int, GraphVertex]) -> CacheMiss | None:
+    """``first_cache_miss`` on a graph already built (the summary builds its own as it folds)."""
     with_edges = any(v.digest is not None for v in graph.values())
     misses = [v for v in graph.values() if v.cacheable and v.ran and not v.cached]
     if with_edges:
@@ -159,7 +163,11 @@ def _step_keys(graph: dict[int, GraphVertex]) -> dict[int, tuple[str | None, str
 
 def critical_path(events: Iterable[ev.Event], build: int | None = None) -> CriticalPath | None:
     """The input-to-consumer chain with the largest total run time (None without edges: rawjson only)."""
-    graph = build_graph(events, build)
+    return critical_path_in(build_graph(events, build))
+
+
+def critical_path_in(graph: dict[int, GraphVertex]) -> CriticalPath | None:
+    """``critical_path`` on a graph already built."""
     if not any(v.digest is not None for v in graph.values()):
         return None
     # inputs before consumers (depth-first, without recursion: a graph can be deep)

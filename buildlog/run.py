@@ -81,6 +81,7 @@ _READ_SIZE = 1 << 16
 # An unfinished line of one pipe is held back from the parser (so that a line of the other pipe cannot be spliced
 # into it) up to this many bytes; beyond that it goes to the parser as it is, which bounds memory.
 _PENDING_MAX = 1 << 16
+_LINE_PIECE = 1 << 18
 # A command can exit while a background child of it still holds the pipes open; read what is left for this long.
 _DRAIN_AFTER_EXIT = 2.0
 _POLL = 0.05
@@ -255,7 +256,9 @@ class _LogReader:
     spliced into an unfinished line of stderr; the events go into the attempt's Summarizer."""
 
     def __init__(self, rules: RuleSet | None) -> None:
-        self.parser = Parser()
+        # Long lines are handed over in pieces of this size: a 20 MB line of output never sits in memory whole,
+        # and pieces this small keep the allocator from holding on to megabytes between them.
+        self.parser = Parser(max_line=_LINE_PIECE)
         self.summarizer = Summarizer(rules)
         self.pending: dict[int, bytearray] = {}
         self.error: str | None = None

@@ -17,6 +17,10 @@ import attrs
 import regex
 
 from . import events as ev
+from .graph import GraphVertex
+from .graph import critical_path_in as graph_critical_path
+from .graph import first_cache_miss_in as graph_first_miss
+from .rawjson import rfc3339_ns
 from .rules import DEFAULT_RULES, RuleSet
 
 SCHEMA = "buildlog/summary/1"
@@ -112,6 +116,18 @@ class StepMiss:
 
 
 @attrs.define
+class CriticalPath:
+    """The chain of steps, input to consumer, whose run times add up the most (rawjson only)."""
+
+    steps: list[str]
+    seconds: float
+    exact: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.define
 class BuildSummary:
     """The summary of one build. ``to_json()`` is the JSON contract (docs/json.md)."""
 
@@ -129,6 +145,7 @@ class BuildSummary:
     exports: list[CacheExport]
     first_miss: StepMiss | None
     first_miss_by_stage: list[StepMiss]
+    critical_path: CriticalPath | None
     exported: bool
     pushed: list[dict[str, str | None]]
     manifest_list: str | None
@@ -165,6 +182,7 @@ class BuildSummary:
             },
             "image": {"exported": self.exported, "pushed": list(self.pushed), "manifest_list": self.manifest_list},
             "slowest": [{"name": n, "seconds": s} for n, s in self.slowest],
+            "critical_path": self.critical_path.to_json() if self.critical_path else None,
             "warnings": list(self.warnings),
             "hints": list(self.hints),
         }
@@ -206,24 +224,12 @@ class LogSummary:
 
 def _empty_build_json() -> dict[str, Any]:
     return BuildSummary(0, 0, 0, "unknown", "incomplete", None, None, StepCounts(), "none", None, [], [], None,
-                        [], False, [], None, [], [], []).to_json()
+                        [], None, False, [], None, [], [], []).to_json()
 
 
 class _Vertex:
-    __slots__ = (
-        "cached",
-        "canceled",
-        "done",
-        "error",
-        "error_line",
-        "exit_code",
-        "header_line",
-        "info",
-        "name",
-        "number",
-        "output",
-        "seconds",
-    )
+    __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
+                 "header_line", "info", "inputs", "name", "number", "output", "seconds", "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -238,6 +244,12 @@ class _Vertex:
         self.exit_code: int | None = None
         self.seconds: float | None = None
         self.output: collections.deque[str] | None = None
+        # from rawjson: the graph and exact times
+        self.digest: str | None = None
+        self.inputs: tuple[str, ...] = ()
+        self.started: str | None = None
+        self.completed: str | None = None
+        self.exact = False
 
     @property
     def finished(self) -> bool:
@@ -317,7 +329,10 @@ class _BuildFold:
         assert isinstance(e, ev.VertexDone)
         v = self._vertex(e)
         v.done = True
-        v.seconds = e.seconds if v.seconds is None else max(v.seconds, e.seconds)
+        if isinstance(e, ev.LegacyStepDone):
+            return  # the legacy builder prints no times (its 0.0 is not a measurement)
+        if not v.exact:
+            v.seconds = e.seconds if v.seconds is None else max(v.seconds, e.seconds)
         imp = self.imports.get(e.vertex)
         if imp is not None and imp.found is None and v.error is None:
             imp.found = True
@@ -349,6 +364,24 @@ class _BuildFold:
         v = self.vertices.get(e.vertex)
         if v is not None and v.output is not None:
             v.output.append(e.text)
+
+    def on_timing(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexTiming)
+        v = self._vertex(e)
+        v.started, v.completed, v.seconds, v.exact = e.started, e.completed, e.seconds, True
+
+    def on_inputs(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexInputs)
+        v = self._vertex(e)
+        v.digest, v.inputs = e.digest, e.inputs
+
+    def on_format(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.FormatDetected)
+        self.format = e.format
+
+    def on_tty_frame(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.TtyFrame)
+        self.duration = e.seconds  # the frame header's clock: "[+] Building 12.3s (20/20) FINISHED"
 
     def on_manifest_found(self, e: ev.Event) -> None:
         assert isinstance(e, ev.VertexEvent)
@@ -441,6 +474,18 @@ class _BuildFold:
         counts.miss = counts.user_cacheable - counts.user_cached
         imports = list(self.imports.values()) + self.extra_imports
         by_stage = sorted(stage_misses.values(), key=lambda m: m.line)
+        first_miss = by_stage[0] if by_stage else None
+        critical = None
+        if any(v.digest is not None for v in vertices):
+            # rawjson: the build graph says exactly which miss invalidated the rest, and what bounded the time
+            graph = self._graph()
+            graph_miss = graph_first_miss(graph)
+            if graph_miss is not None:
+                mv = self.vertices[graph_miss.vertex.vertex]
+                first_miss = StepMiss(mv.name, mv.info.stage, mv.info.index, mv.number, mv.header_line)
+            path = graph_critical_path(graph)
+            if path is not None:
+                critical = CriticalPath([g.name for g in path.vertices], round(path.seconds, 6), path.exact)
         outcome, failure = self._verdict(rules, closed)
         exports = list(self.exports.values())
         for x in exports:
@@ -450,16 +495,38 @@ class _BuildFold:
             outcome=outcome, failure=failure, duration_s=self._duration(), steps=counts,
             cache_state=_cache_state(imports, counts), hit_ratio=(
                 round(counts.user_cached / counts.user_cacheable, 4) if counts.user_cacheable else None),
-            imports=imports, exports=exports, first_miss=by_stage[0] if by_stage else None,
-            first_miss_by_stage=by_stage,
+            imports=imports, exports=exports, first_miss=first_miss,
+            first_miss_by_stage=by_stage, critical_path=critical,
             exported=any(self.vertices[n].done and self.vertices[n].error is None for n in self.image_vertices),
             pushed=[{"ref": r, "digest": d} for r, d in self.pushed.items()], manifest_list=self.manifest_list,
             step_times=step_times, warnings=list(self.warnings.values()), hints=self._hints(exports),
         )
 
+    def _graph(self) -> dict[int, GraphVertex]:
+        by_digest = {v.digest: n for n, v in self.vertices.items() if v.digest is not None}
+        return {
+            n: GraphVertex(
+                vertex=n, name=v.name, kind=v.info.kind,
+                cacheable=v.info.kind == "step" and v.info.instruction != "FROM",
+                cached=v.cached, ran=v.done or v.error is not None or v.canceled, seconds=v.seconds, exact=v.exact,
+                started_ns=rfc3339_ns(v.started) if v.started else None,
+                completed_ns=rfc3339_ns(v.completed) if v.completed else None,
+                digest=v.digest, inputs=tuple(by_digest[d] for d in v.inputs if d in by_digest),
+                input_digests=v.inputs)
+            for n, v in sorted(self.vertices.items())
+        }
+
     def _duration(self) -> float | None:
         if self.duration is not None:
             return self.duration
+        timed = [v for v in self.vertices.values() if v.started and v.completed]
+        if timed:
+            from .timestamps import seconds_between
+
+            start = min(timed, key=lambda v: rfc3339_ns(v.started or "") or 0).started
+            end = max(timed, key=lambda v: rfc3339_ns(v.completed or "") or 0).completed
+            if start and end:
+                return seconds_between(start, end)
         if self.first_ts and self.last_ts and self.first_ts != self.last_ts:
             from .timestamps import seconds_between
 
@@ -564,6 +631,12 @@ _HANDLERS: dict[type[ev.Event], Any] = {
     ev.BuildCheckWarning: _BuildFold.on_check_warning,
     ev.ClientWarning: _BuildFold.on_client_warning,
     ev.BuildFailed: _BuildFold.on_build_failed,
+    ev.VertexTiming: _BuildFold.on_timing,
+    ev.VertexInputs: _BuildFold.on_inputs,
+    ev.FormatDetected: _BuildFold.on_format,
+    ev.TtyFrame: _BuildFold.on_tty_frame,
+    ev.LegacyImageBuilt: _BuildFold.on_end_marker,
+    ev.LegacyImageTagged: _BuildFold.on_end_marker,
     ev.WarningsSummary: _BuildFold.on_end_marker,
     ev.BuildDetailsLink: _BuildFold.on_end_marker,
     ev.ErrorBlockRule: _BuildFold.on_end_marker,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from buildlog import Parser, Summarizer, summarize_path
-
 from fixturelib import SHARED
+
+from buildlog import Parser, Summarizer, summarize_path
 
 
 def test_partial_rebuild_counts_and_first_miss() -> None:
