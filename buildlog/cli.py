@@ -102,7 +102,7 @@ RulesOpt = Annotated[
 ]
 
 
-def _summarize(file: str, rules: list[str] | None) -> LogSummary:
+def _summarize(file: str, rules: list[str] | None, input_format: str = "auto") -> LogSummary:
     from .rules import DEFAULT_RULES, load_rules
 
     try:
@@ -110,7 +110,7 @@ def _summarize(file: str, rules: list[str] | None) -> LogSummary:
     except (OSError, ValueError) as exc:
         typer.echo(f"buildlog: bad --rules: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    return summarize_events(read_events(file), ruleset)
+    return summarize_events(read_events(file, input_format), ruleset)
 
 
 @app.command()
@@ -120,12 +120,14 @@ def summary(
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour text output "
                                                "(default: when standard output is a terminal).")] = None,
     rules: RulesOpt = None,
+    input_format: InputFormatOpt = "auto",
 ) -> None:
     """Summarise a build log: verdict, cache, steps, slowest steps, pushes, warnings."""
     if format not in ("text", "json", "markdown"):
         typer.echo(f"buildlog: unknown --format {format!r} (text, json or markdown)", err=True)
         raise typer.Exit(EXIT_USAGE)
-    result = _summarize(file, rules)
+    check_input_format(input_format)
+    result = _summarize(file, rules, input_format)
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n")
     elif format == "markdown":
@@ -140,12 +142,13 @@ def summary(
 
 
 @app.command()
-def classify(file: FileArg = "-", rules: RulesOpt = None) -> None:
+def classify(file: FileArg = "-", rules: RulesOpt = None, input_format: InputFormatOpt = "auto") -> None:
     """One line (class: reason) and an exit code: 0 success, 1 failure not worth retrying (canceled included),
     75 failure worth retrying, 3 incomplete log, 2 bad usage or unreadable input."""
     from .verdict import exit_code_for, one_line
 
-    result = _summarize(file, rules)
+    check_input_format(input_format)
+    result = _summarize(file, rules, input_format)
     typer.echo(one_line(result))
     raise typer.Exit(exit_code_for(result))
 

@@ -92,3 +92,14 @@ def test_import_stays_light() -> None:
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_input_format_option() -> None:
+    rawjson = str(SHARED / "s04-fail-exit1-rawjson.log")
+    out = buildlog("classify", "--input-format", "rawjson", rawjson)
+    assert out.returncode == 1 and out.stdout.startswith(b"build-step:")
+    out = buildlog("summary", "--input-format", "yaml", rawjson)
+    assert out.returncode == 2 and b"unknown --input-format" in out.stderr
+    doc = json.loads(buildlog("summary", "-f", "json", rawjson).stdout)
+    assert doc["format"] == "rawjson"
+    assert doc["cache"]["first_miss"]["name"] == "[builder  9/10] COPY tests/ ./tests/"
