@@ -424,12 +424,12 @@ def test_100_mb_of_output_in_bounded_memory(tmp_path: Path) -> None:
     assert size == total
     assert digest.hexdigest() == expected.hexdigest()
     peak_mb = max(hwm) / 1024
-    # ru_maxrss (kB) also covers the flood helper, a child of buildlog: an upper bound
+    # ru_maxrss is printed, not asserted: it also counts the forked child before its exec, i.e. the resident size
+    # of this (test) process, which depends on what ran before. VmHWM starts afresh at exec: buildlog's own peak.
     upper_mb = usage.ru_maxrss / 1024
     print(f"\npeak RSS of buildlog run while it passed 100 MB through: {peak_mb:.1f} MB (VmHWM), "
-          f"<= {upper_mb:.1f} MB (ru_maxrss incl. the command)")
+          f"ru_maxrss {upper_mb:.1f} MB (incl. the command and the pre-exec fork)")
     assert peak_mb < 80
-    assert upper_mb < 80
     assert summary_json(out)["run"]["outcome"] == "success"
 
 
