@@ -199,6 +199,13 @@ def main() -> None:
         child_memory(Path(args.child_memory), not args.no_tracemalloc)
         return
 
+    # imports are not timed
+    import buildlog.framing
+    import buildlog.sources
+
+    has_summary = importlib.util.find_spec("buildlog.summary") is not None
+    if has_summary:
+        import buildlog.summary  # noqa: F401
     print(f"python {platform.python_version()} on {platform.machine()} {platform.system()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     path = make_log(args.size_mb, args.tmpdir)
@@ -215,7 +222,7 @@ def main() -> None:
         print(f"  line framer alone             {rate(size, lines, t_framing)}")
         t_parser, (events, _) = best_of(args.repeat, parser_events, path)
         print(f"  buildlog parser (parse_file)  {rate(size, lines, t_parser)}  {events} events")
-        if importlib.util.find_spec("buildlog.summary") is not None:
+        if has_summary:
             t_summary, (builds, _) = best_of(args.repeat, summary_builds, path)
             print(f"  buildlog summary              {rate(size, lines, t_summary)}  {builds} builds")
         print()
