@@ -5,13 +5,13 @@ The prefixes are data: ``CI_PREFIXES`` lists each CI system's shape; a user can 
 
 from __future__ import annotations
 
-import regex
+import re
 
 from .events import CIPrefix
 
 # Escape sequences: CSI (colours, cursor movement, erase), OSC (titles, hyperlinks), APC (Buildkite's
 # timestamps, when not at the start of the line), and two-byte escapes. Removed before any matching.
-ANSI = regex.compile(
+ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
     r"|\x1b_[^\x07\x1b]*(?:\x07|\x1b\\)?"  # APC
@@ -19,19 +19,19 @@ ANSI = regex.compile(
 )
 
 # (marker name, pattern). Tried in order, repeatedly, at the start of the line; each captures what it tells.
-CI_PREFIXES: list[tuple[str, regex.Pattern[str]]] = [
+CI_PREFIXES: list[tuple[str, re.Pattern[str]]] = [
     # GitHub Actions raw logs: an ISO timestamp with 7 fractional digits and a space (blank lines keep it).
-    ("timestamp", regex.compile(r"(?P<timestamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)(?: |$)")),
+    ("timestamp", re.compile(r"(?P<timestamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)(?: |$)")),
     # Buildkite: an APC sequence carrying epoch milliseconds.
-    ("timestamp", regex.compile(r"\x1b_bk;t=(?P<timestamp>\d+)\x07")),
+    ("timestamp", re.compile(r"\x1b_bk;t=(?P<timestamp>\d+)\x07")),
     # GitLab: section markers, then "\r\x1b[0K" and (sometimes) the header text on the same line.
     (
         "section",
-        regex.compile(r"(?P<marker>section_(?:start|end)):(?P<timestamp>\d+):(?P<section>[^\r\x1b\s\[]+)"
+        re.compile(r"(?P<marker>section_(?:start|end)):(?P<timestamp>\d+):(?P<section>[^\r\x1b\s\[]+)"
                       r"(?:\[[^\]]*\])?\r?(?:\x1b\[0K)?"),
     ),
     # GitHub Actions workflow commands as rendered in raw logs.
-    ("github", regex.compile(r"##\[(?P<marker>group|endgroup|error|warning|notice|debug|command|section)\]")),
+    ("github", re.compile(r"##\[(?P<marker>group|endgroup|error|warning|notice|debug|command|section)\]")),
 ]
 
 

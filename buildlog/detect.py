@@ -14,7 +14,7 @@ left alone (they parse as what they look like, or as unrecognized text).
 
 from __future__ import annotations
 
-import regex
+import re
 
 from .cleaning import clean_line
 from .legacy import DECIDING as LEGACY_DECIDING
@@ -22,17 +22,17 @@ from .legacy import DECIDING as LEGACY_DECIDING
 FORMATS = ("auto", "plain", "rawjson", "tty", "legacy")
 
 # (format, pattern matched at the start of a cleaned line). First match wins.
-DECIDING_LINES: list[tuple[str, regex.Pattern[str]]] = [
-    ("rawjson", regex.compile(r'\{"(?:vertexes|statuses|logs|warnings)":')),
-    ("tty", regex.compile(r".*?\[\+\] Building \d")),
+DECIDING_LINES: list[tuple[str, re.Pattern[str]]] = [
+    ("rawjson", re.compile(r'\{"(?:vertexes|statuses|logs|warnings)":')),
+    ("tty", re.compile(r".*?\[\+\] Building \d")),
     ("legacy", LEGACY_DECIDING),
-    ("plain", regex.compile(r"#\d+ ")),
+    ("plain", re.compile(r"#\d+ ")),
 ]
 
 # A GitHub link in front of a vertex number, and a line number in front of a line (glued on, or with a space
 # or a tab between).
-REPO_LINK = regex.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+(?=#\d+ )")
-LINE_NUMBER = regex.compile(r" *(?P<n>\d{1,7})(?P<sep>\t| ?)")
+REPO_LINK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+(?=#\d+ )")
+LINE_NUMBER = re.compile(r" *(?P<n>\d{1,7})(?P<sep>\t| ?)")
 
 
 def line_format(text: str) -> str | None:

@@ -17,9 +17,8 @@ builder prints no times: ``LegacyStepDone`` (a ``VertexDone``) has ``seconds`` 0
 
 from __future__ import annotations
 
+import re
 from typing import Any
-
-import regex
 
 from . import events as ev
 from .derived import BuildContext
@@ -27,21 +26,21 @@ from .plain import parse_size
 from .vertex_names import parse_vertex_name
 
 # (shape, pattern on the cleaned line). First match wins.
-LINES: list[tuple[str, regex.Pattern[str]]] = [
-    ("step", regex.compile(r"Step (?P<index>\d+)/(?P<total>\d+) : (?P<instruction>.*)", regex.DOTALL)),
-    ("cache", regex.compile(r" ---> Using cache\s*")),
-    ("running", regex.compile(r" ---> Running in (?P<container>[0-9a-f]+)\s*")),
-    ("image", regex.compile(r" ---> (?P<image>[0-9a-f]{6,})\s*")),
-    ("removing", regex.compile(r"Removing intermediate container (?P<container>[0-9a-f]+)\s*")),
-    ("built", regex.compile(r"Successfully built (?P<image>[0-9a-f]+)\s*")),
-    ("tagged", regex.compile(r"Successfully tagged (?P<ref>\S+)\s*")),
-    ("failed", regex.compile(r"The command '(?P<command>.*)' returned a non-zero code: (?P<code>\d+)\s*",
-                             regex.DOTALL)),
+LINES: list[tuple[str, re.Pattern[str]]] = [
+    ("step", re.compile(r"Step (?P<index>\d+)/(?P<total>\d+) : (?P<instruction>.*)", re.DOTALL)),
+    ("cache", re.compile(r" ---> Using cache\s*")),
+    ("running", re.compile(r" ---> Running in (?P<container>[0-9a-f]+)\s*")),
+    ("image", re.compile(r" ---> (?P<image>[0-9a-f]{6,})\s*")),
+    ("removing", re.compile(r"Removing intermediate container (?P<container>[0-9a-f]+)\s*")),
+    ("built", re.compile(r"Successfully built (?P<image>[0-9a-f]+)\s*")),
+    ("tagged", re.compile(r"Successfully tagged (?P<ref>\S+)\s*")),
+    ("failed", re.compile(r"The command '(?P<command>.*)' returned a non-zero code: (?P<code>\d+)\s*",
+                             re.DOTALL)),
 ]
 # The first line; a terminal shows the size counting up, each count after a "\r".
-CONTEXT = regex.compile(r"(?:.*\r)?Sending build context to Docker daemon\s+(?P<size>\S+)\s*", regex.DOTALL)
+CONTEXT = re.compile(r"(?:.*\r)?Sending build context to Docker daemon\s+(?P<size>\S+)\s*", re.DOTALL)
 # Lines that open a legacy build: how detection tells the format.
-DECIDING = regex.compile(r"Sending build context to Docker daemon|Step \d+/\d+ : ")
+DECIDING = re.compile(r"Sending build context to Docker daemon|Step \d+/\d+ : ")
 
 
 class _Step:
@@ -69,6 +68,11 @@ class LegacyGrammar:
         self._step = None
         self._last_index = 0
         self._over = False
+
+    @property
+    def in_step(self) -> bool:
+        """A step's container runs: the lines that follow are its output, whatever they look like."""
+        return self._step is not None and self._step.running
 
     def claims(self, text: str) -> bool:
         """Whether a cleaned line is the legacy builder's: one of its shapes, or the output of a running step."""

@@ -159,6 +159,8 @@ class Parser:
             body = raw
             if body.endswith("\n"):
                 body = body[:-2] if body.endswith("\r\n") else body[:-1]
+            elif raw_line.final and body.endswith("\r"):
+                body = body[:-1]  # a log cut between "\r" and "\n": the "\r" was a line end, not text
             if web.active:
                 body = web.number(body)
                 text, ci = clean_line(body)
@@ -166,6 +168,15 @@ class Parser:
             else:
                 text, ci = clean_line(body)
             whole = raw_line.final
+            if (text[:1] == "#" and text[1:2].isdigit() and (tty is None or not tty.in_frames)
+                    and (legacy is None or not legacy.in_step)):
+                # the hot path: a plain progress line. Its text is the step's own, whatever it says: a docker build
+                # run inside a RUN step prints "[+] Building" too, and must not start a tty build here.
+                if rawjson is not None and rawjson.pending:
+                    out += rawjson.settle()
+                self._last_plain = True
+                self._plain_events(plain.line(number, raw, text, ci, whole), out)
+                continue
             if rawjson is not None and text[:1] == "{" and (
                     rawjson.active or self._forced or text.startswith(LINE_STARTS)):
                 self._leave_plain(out)

@@ -22,9 +22,8 @@ window is lost, durations are tenths of a second.
 
 from __future__ import annotations
 
+import re
 from typing import Any
-
-import regex
 
 from . import events as ev
 from .cleaning import ANSI
@@ -32,15 +31,15 @@ from .derived import BuildContext, failed_event, header_event, status_event
 from .plain import STATUS, parse_size
 from .vertex_names import parse_vertex_name
 
-HEADER = regex.compile(
+HEADER = re.compile(
     r"\[\+\] Building (?P<secs>\d+(?:\.\d+)?)s \((?P<done>\d+)/(?P<total>\d+)\)(?P<finished> FINISHED)?"
 )
 HEADER_MARK = "[+] Building "
 
 # Escape sequences: colours (kept track of: they tell a finished row), cursor movement and erasing (they begin
 # another row), anything else (dropped).
-_TOKEN = regex.compile(r"\x1b\[(?P<sgr>[0-9;]*)m|(?P<move>\x1b\[[0-9;]*[A-HJKSTf]|\r)|" + ANSI.pattern)
-_TIMER = regex.compile(r"(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
+_TOKEN = re.compile(r"\x1b\[(?P<sgr>[0-9;]*)m|(?P<move>\x1b\[[0-9;]*[A-HJKSTf]|\r)|" + ANSI.pattern)
+_TIMER = re.compile(r"(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
 
 # The word before a vertex name and what it means.
 ROW_STATES = {"CACHED": "cached", "ERROR": "error", "CANCELED": "canceled"}
@@ -175,12 +174,12 @@ class TtyGrammar:
                 self._fg = p
                 self._coloured = True
 
-    def _starts_build(self, m: regex.Match[str]) -> bool:
+    def _starts_build(self, m: re.Match[str]) -> bool:
         if self._build == 0 or self._finished_frame or self._context.index != self._build:
             return True
         return float(m["secs"]) < self._last_seconds
 
-    def _frame(self, m: regex.Match[str], common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _frame(self, m: re.Match[str], common: dict[str, Any], out: list[ev.Event]) -> None:
         self._close_window()
         self._parent = None
         self._in_frame = {}

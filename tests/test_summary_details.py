@@ -95,3 +95,24 @@ def test_empty_log_is_incomplete() -> None:
 
     s = summarize_bytes(b"")
     assert s.outcome == "incomplete" and s.attempts == 0 and s.to_json()["failure"] is None
+
+
+def test_nested_build_output_stays_step_output() -> None:
+    # synthetic variant of s04: a RUN step that itself prints a tty build header (a docker build inside a step)
+    from buildlog import parse_bytes, summarize_bytes
+
+    data = (SHARED / "s04-fail-exit1-plain.log").read_bytes()
+    nested = data.replace(b"#15 1.055 ok 1 - config parses", b"#15 1.055 [+] Building 0.0s (1/1) FINISHED")
+    assert nested != data
+    s = summarize_bytes(nested)
+    assert s.attempts == 1 and s.failure is not None and s.failure.failure_class == "build-step"
+    [line] = [e for e in parse_bytes(nested) if e.line == 81]
+    assert line.type == "StepOutput"
+
+
+def test_log_cut_between_cr_and_lf() -> None:
+    from buildlog import parse_bytes
+
+    data = (SHARED / "s04-fail-exit1-tty.log").read_bytes()
+    cut = data[: data.index(b"------\r\n") + len(b"------\r")]
+    assert parse_bytes(cut)[-1].type == "ErrorBlockRule"
