@@ -7,7 +7,9 @@ families of messages those documents list), not invented.
 from __future__ import annotations
 
 import pytest
-from fixturelib import SHARED
+from fixturelib import FIXTURES, SHARED
+
+LIVE = FIXTURES / "live"  # real logs made by Docker 20.10 (see tests/fixtures/live/README.md)
 
 from buildlog import DEFAULT_RULES, parse_bytes, rules_from_toml
 from buildlog.events import BuildFailed
@@ -16,7 +18,7 @@ from buildlog.rules import BUILTIN_RULES, CLASSES, load_rules
 
 def real_line(log: str, number: int) -> str:
     """Line NUMBER (1-based) of a real log, without its terminator."""
-    with open(SHARED / log, "rb") as f:
+    with open((LIVE if log.startswith("docker20-") else SHARED) / log, "rb") as f:
         for i, raw in enumerate(f, 1):
             if i == number:
                 return raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
@@ -42,6 +44,13 @@ CASES = [
     ("network", "network", "final", real_line("s08-proxy-reset-transient-plain.log", 109)),
     ("context", "context", "final", real_line("s05-copy-missing-plain.log", 72)),
     ("dockerfile", "dockerfile", "final", real_line("s05-dockerfile-syntax-plain.log", 14)),
+    # real lines from Docker 20.10 (its client prints the bare cause)
+    ("killed-exit", "killed", "final", real_line("docker20-killed-137.log", 41)),
+    ("client-eof", "builder-connection-lost", "final", real_line("docker20-daemon-killed.log", 29)),
+    ("build-step-exit", "build-step", "final", real_line("docker20-fail-exit2.log", 52)),
+    ("dockerfile", "dockerfile", "final", real_line("docker20-dockerfile-syntax.log", 10)),
+    ("context", "context", "final", real_line("docker20-copy-missing.log", 38)),
+    ("network", "network", "final", real_line("docker20-push-registry-down.log", 53)),
     # synthetic: wording from FORMAT.md / TAXONOMY.md, no real log of these here
     ("killed-exit", "killed", "final", 'ERROR: failed to solve: process "/bin/sh -c make" did not complete '
      "successfully: exit code: 137"),

@@ -102,36 +102,29 @@ def test_client_that_died_silently_is_incomplete() -> None:
 
 # -- cache-export is about where it failed, the retry verdict about why ----------
 
-def _with_final_line(name: str, final: bytes) -> bytes:
-    log = lines(name)
-    assert log[-1].startswith(b"ERROR: failed to build:")
-    return b"".join(log[:-1]) + final
-
-
 def test_cache_export_connection_refused_is_retryable() -> None:
     s = summarize_path(SHARED / "s07-cache-registry-down-no-ignore-plain.log")
     assert s.failure is not None and s.failure.failure_class == "cache-export" and s.retryable
 
 
-def test_cache_export_400_is_not_retryable() -> None:
-    # synthetic variant: the real s07 log with the cache vertex's and the final error replaced by a 400 answer
+def _cache_export_failing_with(bad: bytes) -> bytes:
+    """Synthetic variant of the real s07 log: its cache vertex's error and the final error replaced by ``bad``."""
     log = (SHARED / "s07-cache-registry-down-no-ignore-plain.log").read_bytes()
-    bad = b"error writing manifest blob: failed commit on ref \"index-sha256:1\": unexpected status: 400 Bad Request"
     head, _, _ = log.rpartition(b"ERROR: failed to build: failed to solve: ")
-    data = head.replace(log[log.index(b"ERROR: error writing layer blob"):].split(b"\n", 1)[0], b"ERROR: " + bad)
-    data += b"ERROR: failed to build: failed to solve: " + bad + b"\n"
+    vertex_error = log[log.index(b"ERROR: error writing layer blob"):].split(b"\n", 1)[0]
+    return head.replace(vertex_error, b"ERROR: " + bad) + b"ERROR: failed to build: failed to solve: " + bad + b"\n"
+
+
+def test_cache_export_400_is_not_retryable() -> None:
+    data = _cache_export_failing_with(
+        b"error writing manifest blob: failed commit on ref \"index-sha256:1\": unexpected status: 400 Bad Request")
     s = summarize_bytes(data)
     assert s.failure is not None and s.failure.failure_class == "cache-export"
     assert not s.retryable
 
 
 def test_cache_export_429_is_retryable() -> None:
-    # synthetic variant, as above, with a 429 answer
-    log = (SHARED / "s07-cache-registry-down-no-ignore-plain.log").read_bytes()
-    bad = b"error writing layer blob: unexpected status: 429 Too Many Requests"
-    head, _, _ = log.rpartition(b"ERROR: failed to build: failed to solve: ")
-    data = head.replace(log[log.index(b"ERROR: error writing layer blob"):].split(b"\n", 1)[0], b"ERROR: " + bad)
-    data += b"ERROR: failed to build: failed to solve: " + bad + b"\n"
+    data = _cache_export_failing_with(b"error writing layer blob: unexpected status: 429 Too Many Requests")
     s = summarize_bytes(data)
     assert s.failure is not None and s.failure.failure_class == "cache-export"
     assert s.retryable
