@@ -20,8 +20,17 @@ ANSI = re.compile(
 
 # (marker name, pattern). Tried in order, repeatedly, at the start of the line; each captures what it tells.
 CI_PREFIXES: list[tuple[str, re.Pattern[str]]] = [
-    # GitHub Actions raw logs: an ISO timestamp with 7 fractional digits and a space (blank lines keep it).
-    ("timestamp", re.compile(r"(?P<timestamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)(?: |$)")),
+    # GitHub Actions and Azure Pipelines raw logs: an ISO timestamp and a space (blank lines keep it); GitLab's
+    # timestamped logs add a stream tag ("00O ", "01E+ ").
+    ("timestamp", re.compile(r"(?P<timestamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)(?: \d\d[OE]\+?)?(?: |$)")),
+    # Jenkins (Timestamper plugin): "[2024-03-01T12:00:00.123Z] " or a bare "12:00:00  " time.
+    ("timestamp",
+     re.compile(r"\[(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\] ")),
+    ("timestamp", re.compile(r"(?P<timestamp>\d\d:\d\d:\d\d(?:\.\d+)?)(?:  | *$)")),
+    # TeamCity build logs: "[12:00:00] :\t [Step 1/2] " and the like.
+    ("timestamp", re.compile(r"\[(?P<timestamp>\d\d:\d\d:\d\d)\](?:[WIEi]:)?\s*(?::\s*)?(?:\[Step \d+/\d+\] )?")),
+    # Google Cloud Build: every line of a step is prefixed with the step's number and id.
+    ("step", re.compile(r"Step #\d+(?: - \"(?P<section>[^\"]*)\")?: ")),
     # Buildkite: an APC sequence carrying epoch milliseconds.
     ("timestamp", re.compile(r"\x1b_bk;t=(?P<timestamp>\d+)\x07")),
     # GitLab: section markers, then "\r\x1b[0K" and (sometimes) the header text on the same line.
@@ -43,7 +52,7 @@ def clean_line(body: str) -> tuple[str, CIPrefix | None]:
         # the hot path: a plain progress line, unless it is a GitHub "##[...]" command
         if body.startswith("##["):
             prefix, body = _strip_prefixes(body)
-    elif first and (first.isdigit() or first in "\x1bs"):
+    elif first and (first.isdigit() or first in "\x1bs[S"):
         prefix, body = _strip_prefixes(body)
     if "\x1b" in body:
         body = ANSI.sub("", body)

@@ -57,6 +57,16 @@ FINAL_ERRORS: list[tuple[str, re.Pattern[str]]] = [
     ("other", re.compile(r"ERROR: (?P<message>.*)", re.DOTALL)),
 ]
 
+# What a CI runner prints about the job (not the build) at its end: never a build's verdict.
+CI_JOB_LINES = re.compile(
+    r"ERROR: Job failed: .*"  # GitLab
+    r"|ERROR: script returned exit code \d+.*"  # Jenkins
+    r"|(?:Error: )?Process completed with exit code \d+\.?"  # GitHub Actions
+    r"|\[Pipeline\] .*"  # Jenkins pipeline steps
+    r"|Cleaning up (?:project directory|file based variables).*|Job succeeded",  # GitLab
+    re.DOTALL,
+)
+
 ERROR_BLOCK_RULE = "------"
 ERROR_BLOCK_HEADER = re.compile(r" > (?P<name>.*):", re.DOTALL)
 SOURCE_RULE = "--------------------"
@@ -452,6 +462,8 @@ class PlainGrammar:
                 self._build.over = True
                 self._block = None
                 return ev.BuildFailed(message=text, style="docker-push", exit_code=None, **common)
+        if CI_JOB_LINES.fullmatch(text):
+            return ev.CIMarker(kind="job", text=text, **common)
         for style, pattern in FINAL_ERRORS:
             m = pattern.fullmatch(text)
             if m is not None:

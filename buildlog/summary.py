@@ -428,8 +428,9 @@ class _BuildFold:
 
     def on_build_failed(self, e: ev.Event) -> None:
         assert isinstance(e, ev.BuildFailed)
-        # The docker/build-push-action wrapper repeats the error already printed: keep the original.
-        if self.final is None or e.style != "wrapper":
+        # The client prints one final error; what follows it (the docker/build-push-action wrapper repeating it,
+        # a second bake target's error) does not replace the first.
+        if self.final is None:
             self.final = e
 
     def on_end_marker(self, e: ev.Event) -> None:

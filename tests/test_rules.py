@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from fixturelib import FIXTURES, SHARED
 
-LIVE = FIXTURES / "live"  # real logs made by Docker 20.10 (see tests/fixtures/live/README.md)
-
 from buildlog import DEFAULT_RULES, parse_bytes, rules_from_toml
 from buildlog.events import BuildFailed
 from buildlog.rules import BUILTIN_RULES, CLASSES, load_rules
+
+LIVE = FIXTURES / "live"  # real logs made by Docker 20.10 (see tests/fixtures/live/README.md)
 
 
 def real_line(log: str, number: int) -> str:
