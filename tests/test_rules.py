@@ -73,6 +73,11 @@ CASES = [
     ("not-found", "not-found", "final", "ERROR: failed to solve: registry.example/app:1.0: failed to resolve "
      "source metadata for registry.example/app:1.0: registry.example/app:1.0: not found"),
     ("not-found", "not-found", "final", "ERROR: failed to solve: no match for platform in manifest: not found"),
+    ("auth", "auth", "final", "ERROR: failed to solve: failed to authorize: failed to fetch oauth token: "
+     "unexpected status: 400 Bad Request"),
+    # the innermost cause wins: the token could not be fetched because the name did not resolve
+    ("network", "network", "final", "ERROR: failed to solve: failed to authorize: failed to fetch oauth token: "
+     'Post "https://auth.docker.io/token": dial tcp: lookup auth.docker.io: no such host'),
     ("disk-full", "disk-full", "final", "ERROR: failed to solve: failed to copy files: write /var/lib/buildkit/x:"
      " no space left on device"),
     ("client-4xx", "unknown", "final", "ERROR: failed to solve: error writing manifest blob: failed commit on "
