@@ -443,7 +443,7 @@ class _BuildFold:
 
     # -- the verdict ---------------------------------------------------------------------------------------------
 
-    def summary(self, rules: RuleSet, closed: bool) -> BuildSummary:
+    def summary(self, rules: RuleSet) -> BuildSummary:
         vertices = self.vertices.values()
         counts = StepCounts()
         step_times: list[tuple[str, float]] = []
@@ -487,7 +487,7 @@ class _BuildFold:
             path = graph_critical_path(graph)
             if path is not None:
                 critical = CriticalPath([g.name for g in path.vertices], round(path.seconds, 6), path.exact)
-        outcome, failure = self._verdict(rules, closed)
+        outcome, failure = self._verdict(rules)
         exports = list(self.exports.values())
         for x in exports:
             x.ignored = x.error is not None and not (failure is not None and failure.failure_class == "cache-export")
@@ -541,7 +541,7 @@ class _BuildFold:
                          "layers; use RUN --mount=type=secret instead.")
         return hints
 
-    def _verdict(self, rules: RuleSet, closed: bool) -> tuple[str, Failure | None]:
+    def _verdict(self, rules: RuleSet) -> tuple[str, Failure | None]:
         final = self.final
         if final is not None:
             decided = self._classify(final.message, final.style, final.line, final.message, rules, final.exit_code)
@@ -652,7 +652,6 @@ class Summarizer:
         self._fold: _BuildFold | None = None
         self._done: collections.deque[BuildSummary] = collections.deque(maxlen=MAX_BUILDS_KEPT)
         self._attempts = 0
-        self._closed = False
 
     def feed(self, event: ev.Event) -> None:
         b = event.build
@@ -661,7 +660,7 @@ class Summarizer:
             if b == 0 and fold is None and not isinstance(event, ev.BuildFailed):
                 return  # text before the first build (an error there is a build that failed before it began)
             if fold is not None:
-                self._done.append(fold.summary(self._rules, closed=True))
+                self._done.append(fold.summary(self._rules))
             fold = self._fold = _BuildFold(b, event.line)
             self._attempts += 1
         fold.add(event)
@@ -672,13 +671,14 @@ class Summarizer:
         return self
 
     def close(self) -> LogSummary:
-        self._closed = True
+        """The summary once the input has ended (the same as ``result()``: a log without a verdict is
+        ``incomplete`` whether or not more could come)."""
         return self.result()
 
     def result(self) -> LogSummary:
         builds = list(self._done)
         if self._fold is not None:
-            builds.append(self._fold.summary(self._rules, closed=self._closed))
+            builds.append(self._fold.summary(self._rules))
             builds = builds[-MAX_BUILDS_KEPT:]
         return LogSummary(builds=builds, attempts=self._attempts)
 
