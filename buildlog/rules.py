@@ -116,8 +116,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 
     # --- credentials
     _r("auth", r"401 Unauthorized|403 Forbidden|authentication required|insufficient_scope|\bdenied:"
-       r"|failed to fetch \w+ token: unexpected status:? 40\d|no basic auth credentials|\bunauthorized:|access (?:to the "
-       r"resource )?(?:is )?denied|status(?: code)?:? 40[13]\b|invalid username/password",
+       r"|failed to fetch \w+ token: unexpected status:? 40\d|no basic auth credentials|\bunauthorized:"
+       r"|access (?:to the resource )?(?:is )?denied|status(?: code)?:? 40[13]\b|invalid username/password",
        "auth", False, "The registry refused the credentials ({match}); fix the login or the token's scope."),
 
     # --- registry / cache service errors
