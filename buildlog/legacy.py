@@ -37,6 +37,17 @@ LINES: list[tuple[str, re.Pattern[str]]] = [
     ("failed", re.compile(r"The command '(?P<command>.*)' returned a non-zero code: (?P<code>\d+)\s*",
                              re.DOTALL)),
 ]
+# What the legacy builder prints between steps besides its own shapes: the pull of a FROM image, warnings, triggers.
+# Anything else there is the client's error message, printed bare just before it exits (``COPY failed: ...``,
+# ``Error response from daemon: ...``, ``manifest for IMAGE not found: ...``).
+BETWEEN_STEPS = re.compile(
+    r"[\w./:-]+: Pulling from .*"
+    r"|[0-9a-f]{12}: (?:Pulling fs layer|Waiting|Downloading|Verifying Checksum|Download complete|Pull complete"
+    r"|Already exists|Extracting|Retrying in .*|Pulling from .*).*"
+    r"|Digest: sha256:[0-9a-f]{64}\s*|Status: (?:Downloaded newer image|Image is up to date) for .*"
+    r"|# Executing \d+ build triggers?.*|\[Warning\] .*|WARNING: .*|DEPRECATED: .*|\s*",
+    re.DOTALL,
+)
 # The first line; a terminal shows the size counting up, each count after a "\r".
 CONTEXT = re.compile(r"(?:.*\r)?Sending build context to Docker daemon\s+(?P<size>\S+)\s*", re.DOTALL)
 # Lines that open a legacy build: how detection tells the format.
@@ -85,7 +96,9 @@ class LegacyGrammar:
             return True
         if self._over:
             return text.startswith("Successfully tagged ")
-        return any(p.fullmatch(text) for _, p in LINES)
+        if any(p.fullmatch(text) for _, p in LINES):
+            return True
+        return BETWEEN_STEPS.fullmatch(text) is None or step is not None and bool(text.strip())
 
     def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
         out: list[ev.Event] = []
@@ -101,6 +114,8 @@ class LegacyGrammar:
                 shape = name
                 break
         step = self._step
+        if m is None and (step is None or not step.running) and BETWEEN_STEPS.fullmatch(text) is None:
+            return self._client_error(number, raw, text, ci)
         if m is None or (step is not None and step.running and shape not in ("removing", "image", "failed")):
             # the output of the step's command, as it wrote it
             number_ = step.number if step is not None else 0
@@ -150,6 +165,16 @@ class LegacyGrammar:
         derived = dict(common, raw="")
         out.append(ev.BuildFailed(message=text, style="legacy", exit_code=code, **derived))
         return out
+
+    def _client_error(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+        """A bare line between steps: the client's error, the build's last word."""
+        self._over = True
+        common = self._common(number, raw, ci)
+        step = self._step
+        if step is None:
+            return [ev.BuildFailed(message=text, style="legacy", **common)]
+        return [ev.VertexError(vertex=step.number, message=text, **common),
+                ev.BuildFailed(message=text, style="legacy", **dict(common, raw=""))]
 
     def _start(self, number: int) -> list[ev.Event]:
         self.end_build()
