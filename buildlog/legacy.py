@@ -98,7 +98,7 @@ class LegacyGrammar:
             return text.startswith("Successfully tagged ")
         if any(p.fullmatch(text) for _, p in LINES):
             return True
-        return BETWEEN_STEPS.fullmatch(text) is None or step is not None and bool(text.strip())
+        return BETWEEN_STEPS.fullmatch(text) is None or (step is not None and bool(text.strip()))
 
     def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
         out: list[ev.Event] = []

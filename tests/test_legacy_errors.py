@@ -6,10 +6,9 @@ steps, then one error line in the wording of the daemon's error families."""
 from __future__ import annotations
 
 import pytest
+from fixturelib import FIXTURES
 
 from buildlog import summarize_bytes
-
-from fixturelib import FIXTURES
 
 HEAD = b"".join((FIXTURES / "live" / "docker20-legacy-failure.log").read_bytes().splitlines(keepends=True)[:3])
 
