@@ -165,6 +165,8 @@ class Parser:
                 body = web.number(body)
                 text, ci = clean_line(body)
                 text = web.links(text)
+            elif body[:1] == "#" and "\x1b" not in body and not body.startswith("##["):
+                text, ci = body, None  # a plain progress line: nothing to take off
             else:
                 text, ci = clean_line(body)
             whole = raw_line.final
@@ -175,6 +177,11 @@ class Parser:
                 if rawjson is not None and rawjson.pending:
                     out += rawjson.settle()
                 self._last_plain = True
+                if whole and plain.idle and plain.build_index == self._index:
+                    output = plain.step_output(number, raw, text, ci)
+                    if output is not None:
+                        out.append(output)
+                        continue
                 self._plain_events(plain.line(number, raw, text, ci, whole), out)
                 continue
             if rawjson is not None and text[:1] == "{" and (

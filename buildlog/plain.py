@@ -215,6 +215,34 @@ class PlainGrammar:
             out.append(event)
         return out
 
+    @property
+    def idle(self) -> bool:
+        """No error message waits for its continuation: a line can be read on its own."""
+        return self._pending is None
+
+    def step_output(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> ev.StepOutput | None:
+        """The hot path: ``text`` as a whole line of step output (``#N SECS TEXT``, most lines of a real log) of the
+        build being read, or None when it is anything else. Call it only when ``idle``."""
+        space = text.find(" ")
+        number_text = text[1:space]
+        if space < 2 or not number_text.isdigit() or not number_text.isascii():
+            return None
+        b = self._build
+        n = int(number_text)
+        if n < 2 or not b.index or b.over:  # "#1" may start another build, "#0" is the banner
+            return None
+        m = OUTPUT_HEAD.match(text, space + 1)
+        if m is None or text.startswith(CLIPPED_START, m.end()):
+            return None
+        self._current = n
+        self._block = None
+        self._last_header = None
+        b.has_vertices = True
+        if n > b.max_vertex:
+            b.max_vertex = n
+        return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
+                             elapsed=float(m.group(1)), text=text[m.end() :], truncated=False)
+
     def fragment(self, event: ev.Event) -> list[ev.Event]:
         """A later piece of an over-long line: passed through, after anything pending."""
         out = self.flush()
@@ -235,20 +263,12 @@ class PlainGrammar:
             space = text.find(" ")
             number_text = text[1:space]
             if space > 1 and number_text.isdigit() and number_text.isascii():
+                if whole:
+                    output = self.step_output(number, raw, text, ci)
+                    if output is not None:
+                        return output
                 n = int(number_text)
                 rest = text[space + 1 :]
-                if n > 1 and b.index and not b.over:
-                    m = OUTPUT_HEAD.match(rest)
-                    if m is not None and not rest.startswith(CLIPPED_START, m.end()):
-                        # the hot path: a line of step output (most lines of a real log)
-                        self._current = n
-                        self._block = None
-                        self._last_header = None
-                        b.has_vertices = True
-                        if n > b.max_vertex:
-                            b.max_vertex = n
-                        return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
-                                             elapsed=float(m.group(1)), text=rest[m.end() :], truncated=not whole)
                 common: dict[str, Any] = {"line": number, "end_line": number, "raw": raw, "ci": ci}
                 if n == 0:
                     bw = BUILDING_WITH.fullmatch(text)
