@@ -8,7 +8,6 @@ image``, ``importing cache manifest from REF``, ``exporting cache to registry``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 
 import regex
@@ -106,6 +105,3 @@ def parse_vertex_name(name: str) -> VertexName:
     return VertexName(kind=kind, target=target, platform=platform, image=shaped.image, ref=shaped.ref,
                       backend=shaped.backend, exporter=shaped.exporter)
 
-
-def vertex_name_parser() -> Callable[[str], VertexName]:
-    return parse_vertex_name
