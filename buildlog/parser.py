@@ -170,7 +170,7 @@ class Parser:
             else:
                 text, ci = clean_line(body)
             whole = raw_line.final
-            if (text[:1] == "#" and text[1:2].isdigit() and (tty is None or not tty.in_frames)
+            if (text[:1] == "#" and text[1:2].isdigit() and (tty is None or not (tty.in_frames or tty.in_error_block))
                     and (legacy is None or not legacy.in_step)):
                 # the hot path: a plain progress line. Its text is the step's own, whatever it says: a docker build
                 # run inside a RUN step prints "[+] Building" too, and must not start a tty build here.
@@ -194,10 +194,13 @@ class Parser:
             if tty is not None:
                 if tty.claims(text):
                     self._leave_plain(out)
+                    if tty.in_error_block:
+                        out += tty.error_block_line(number, raw, text, ci)
+                        continue
                     skip = len(body) - len(split_ci_prefix(body)[1]) if ci is not None else 0
                     out += tty.line(number, raw, body, ci, skip)
                     continue
-                tty.end_frames()
+                tty.end_frames(text)
             if legacy is not None and legacy.claims(text):
                 self._leave_plain(out)
                 out += legacy.line(number, raw, text, ci)

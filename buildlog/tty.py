@@ -18,6 +18,11 @@ line once (the rows of a running step are a window on its last lines: the new on
 with the previous frame's window). What the screen does not show stays unknown: errors have no message (the
 final ``ERROR:`` line and the error block after the frames, read by the plain grammar, say it), output beyond the
 window is lost, durations are tenths of a second.
+
+Docker 20.10's client draws the same frames, and prints the failed step's output in the error block as
+``#N SECS TEXT`` (the daemon's own vertex number, unrelated to the rows' order), where current buildx prints
+``SECS TEXT``. Those lines are read here, as ``ErrorBlockOutput``: left to the plain grammar they would read as
+the progress of another build.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 from . import events as ev
 from .cleaning import ANSI
 from .derived import BuildContext, failed_event, header_event, status_event
-from .plain import STATUS, parse_size
+from .plain import ERROR_BLOCK_RULE, OUTPUT, STATUS, parse_size
 from .vertex_names import parse_vertex_name
 
 HEADER = re.compile(
@@ -40,6 +45,8 @@ HEADER_MARK = "[+] Building "
 # another row), anything else (dropped).
 _TOKEN = re.compile(r"\x1b\[(?P<sgr>[0-9;]*)m|(?P<move>\x1b\[[0-9;]*[A-HJKSTf]|\r)|" + ANSI.pattern)
 _TIMER = re.compile(r"(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
+# A line of the error block after the frames, as Docker 20.10's client prints it: ``#8 1.052 2:debug=true``.
+BLOCK_OUTPUT = re.compile(r"#\d+ " + OUTPUT.pattern, re.DOTALL)
 
 # The word before a vertex name and what it means.
 ROW_STATES = {"CACHED": "cached", "ERROR": "error", "CANCELED": "canceled"}
@@ -77,6 +84,7 @@ class TtyGrammar:
         self._fg: str | None = None  # the current foreground colour (SGR state carries over lines)
         self._coloured = False  # the capture has colours at all
         self.in_frames = False  # the previous line was part of a frame
+        self.in_error_block = False  # between the two ``------`` of the error block after this build's frames
         self._finished_frame = False
         self._last_seconds = 0.0
         # the frame being drawn
@@ -93,19 +101,34 @@ class TtyGrammar:
         self._finished_frame = False
         self._last_seconds = 0.0
         self._parent = None
+        self.in_error_block = False
 
-    def end_frames(self) -> None:
-        """A line that is not part of a frame came: the frames are over (what follows is plain text)."""
+    def end_frames(self, text: str = "") -> None:
+        """A line that is not part of a frame came (``text``, cleaned): the frames are over (what follows is plain
+        text). A ``------`` opens or closes the error block, whose ``#N SECS TEXT`` lines are claimed."""
         if self.in_frames:
             self.in_frames = False
             self._close_window()
             self._parent = None
+        if text == ERROR_BLOCK_RULE and self._build != 0 and self._context.index == self._build:
+            self.in_error_block = not self.in_error_block
 
     def claims(self, text: str) -> bool:
-        """Whether a cleaned line belongs to tty frames."""
+        """Whether a cleaned line belongs to tty frames (or, after them, is a numbered line of the error block)."""
         if HEADER_MARK in text:
+            self.in_error_block = False  # frames again: whatever block there was is over
             return True
+        if self.in_error_block:
+            return BLOCK_OUTPUT.fullmatch(text) is not None
         return self.in_frames and (text.startswith(" => ") or (text != "" and text.isspace()))
+
+    def error_block_line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+        """A claimed line of the error block (``in_error_block``): ``#8 1.052 2:debug=true``."""
+        m = BLOCK_OUTPUT.fullmatch(text)
+        if m is None:  # not a line claims() claimed
+            return [ev.UnrecognizedLine(line=number, end_line=number, raw=raw, build=self._build, ci=ci, text=text)]
+        return [ev.ErrorBlockOutput(line=number, end_line=number, raw=raw, build=self._build, ci=ci,
+                                    elapsed=float(m.group(1)), text=m.group(2) or "")]
 
     # -----------------------------------------------------------------------------------------------------------
 

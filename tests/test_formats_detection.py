@@ -33,7 +33,7 @@ def _expected_format(path: Path) -> str:
     if path.parent == SHARED:
         fmt: str = label_of(path)["format"]
         return fmt
-    return "legacy" if "legacy" in path.name else "plain"
+    return "legacy" if "legacy" in path.name else "tty" if "-tty-" in path.name else "plain"
 
 
 def _lines(data: bytes) -> list[bytes]:

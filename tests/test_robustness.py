@@ -84,7 +84,10 @@ def test_no_trailing_newline(path: Path) -> None:
     """Without the line end after its last line (and any blank lines after it) a log gives the same events;
     only the last line's raw text is shorter."""
     data = path.read_bytes()
-    assert data.endswith(b"\n")
+    if not data.endswith(b"\n"):
+        # a real capture can end without one (docker20-tty-cold.log: the screen after the last frame ends in the
+        # cursor's ESC[?25h): compared with the same log and a line end
+        data += b"\r\n"
     cut = data.rstrip(b"\r\n")
     lines = cut.count(b"\n") + 1
     events = parse_whole(cut)
