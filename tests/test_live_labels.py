@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixturelib import FIXTURES, label_of
 
 from buildlog import summarize_path
-
-from fixturelib import FIXTURES, label_of
 
 LIVE = sorted((FIXTURES / "live").glob("docker20-*.log"))
 
