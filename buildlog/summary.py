@@ -463,6 +463,10 @@ class _BuildFold:
             if info.instruction in NOT_CACHEABLE_INSTRUCTIONS or info.kind in NOT_CACHEABLE_KINDS:
                 counts.from_ += 1
                 continue
+            if info.kind != "step":
+                # a vertex that is no Dockerfile step ("resolving provenance for metadata file", a client-side
+                # vertex of compose/bake) is nothing the cache answers: counted, never a miss
+                continue
             counts.user_cacheable += 1
             if v.cached:
                 counts.user_cached += 1

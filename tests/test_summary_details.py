@@ -116,3 +116,15 @@ def test_log_cut_between_cr_and_lf() -> None:
     data = (SHARED / "s04-fail-exit1-tty.log").read_bytes()
     cut = data[: data.index(b"------\r\n") + len(b"------\r")]
     assert parse_bytes(cut)[-1].type == "ErrorBlockRule"
+
+
+def test_client_side_vertex_is_not_a_cache_miss() -> None:
+    # synthetic variant of s02 (warm): buildx with --metadata-file adds a vertex that is no Dockerfile step
+    from buildlog import summarize_bytes
+
+    data = (SHARED / "s02-warm-plain.log").read_bytes()
+    data += b"\n#21 resolving provenance for metadata file\n#21 DONE 0.0s\n"
+    b = summarize_bytes(data).last
+    assert b is not None
+    assert b.cache_state == "warm" and b.steps.miss == 0
+    assert b.steps.user_total == 14  # 12 cached steps, the FROM, and this vertex
