@@ -325,9 +325,7 @@ class RawJsonGrammar:
             digest = v.get("digest")
             if type(digest) is not str:
                 continue
-            vx = self._vertices.get(digest)
-            if vx is None:
-                vx = self._vertices[digest] = _Vertex(digest)
+            vx = self._vertex(digest)
             if vx.name is None:
                 name = v.get("name")
                 if type(name) is str:
