@@ -173,11 +173,31 @@ class VertexStatus(VertexEvent):
 
 @frozen(kw_only=True)
 class StepOutput(VertexEvent):
-    """``#N SECS TEXT``: a line a step printed. ``elapsed`` is None in output without times (older BuildKit)."""
+    """``#N SECS TEXT``: what a step printed, one line or a run of consecutive lines of the same vertex
+    (``line``..``end_line``). ``text`` is the run's lines joined with ``\n`` (``lines`` splits them again);
+    ``elapsed`` is the first line's time since the step started and ``last_elapsed`` the last line's (None in output
+    without times, older BuildKit). A run is bounded by ``MAX_RUN_LINES`` lines, and only lines of at most
+    ``MAX_RUN_LINE_CHARS`` characters, without CI prefix or escape sequence, join one; any other output line is an
+    event of its own. Where a run ends depends only on the text, never on how it was chunked: a live consumer gets
+    a run when the next line that is not part of it arrives, or when the run reaches its bound."""
 
     elapsed: float | None
     text: str
     truncated: bool = False
+    last_elapsed: float | None = field(default=attrs.Factory(lambda self: self.elapsed, takes_self=True))
+
+    @property
+    def lines(self) -> list[str]:
+        """The text of each line of the run."""
+        return self.text.split("\n")
+
+    @property
+    def line_count(self) -> int:
+        return self.end_line - self.line + 1
+
+
+MAX_RUN_LINES = 256
+MAX_RUN_LINE_CHARS = 4096
 
 
 @frozen(kw_only=True)

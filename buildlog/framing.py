@@ -64,6 +64,17 @@ class LineFramer:
         """Number of the line being read."""
         return self._number
 
+    @property
+    def mid_line(self) -> bool:
+        """A line has begun and not ended: the next text continues it."""
+        return bool(self._parts) or self._piece > 0
+
+    def skip_lines(self, count: int) -> None:
+        """``count`` whole lines were read by someone else (the parser's run scanner): number on after them.
+        Only between lines."""
+        assert not self.mid_line
+        self._number += count
+
     def feed(self, data: bytes) -> list[RawLine]:
         if self._closed:
             raise ValueError("feed() after close()")

@@ -19,6 +19,9 @@ plain grammar: plain progress, and the final lines every format ends with (error
 
 from __future__ import annotations
 
+import codecs
+import re
+
 from . import events as ev
 from .cleaning import clean_line, split_ci_prefix
 from .derived import build_start
@@ -28,6 +31,20 @@ from .legacy import LegacyGrammar
 from .plain import PlainGrammar
 from .rawjson import LINE_STARTS, RawJsonGrammar
 from .tty import TtyGrammar
+
+# Step-output lines that join a run (see ``events.StepOutput``), and where one may begin.
+_RUN_LINE = r"\d+\.\d{1,3}(?: (?!\[output clipped, )[^\n\x1b]{0,%d})?\r?\n"  # after "#N "
+RUN_START = re.compile(r"^#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)", re.MULTILINE)
+# A partial line that may still become the first line of a run.
+RUN_HEAD_PREFIX = re.compile(r"#(?:[0-9]+(?: (?:\d+(?:\.\d{0,3})?)?)?)?\r?\Z")
+
+
+def _after_lines(text: str, start: int, count: int) -> int:
+    """The position after the ``count``-th line end from ``start``."""
+    for _ in range(count):
+        start = text.index("\n", start) + 1
+    return start
+
 
 # Parser.formats keeps the formats of this many builds, the last ones (a log can hold any number of builds).
 MAX_FORMATS_KEPT = 1024
@@ -44,6 +61,17 @@ class Parser:
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
         self._framer = LineFramer(max_line)
+        self._decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
+        self._held: list[str] = []  # text from a line start that may hold a run, waiting for more
+        self._held_tail = 0  # characters of the held text after its last line end
+        self._held_run: tuple[str, int, int] | None = None  # a held run: its vertex, lines and where they end
+        # Lines longer than the framer's bound never join a run (they come out in pieces); a partial line longer
+        # than a run line can be is not held, but goes to the framer (which bounds memory).
+        line_chars = min(ev.MAX_RUN_LINE_CHARS, max_line)
+        self._run_line = _RUN_LINE % line_chars
+        self._run_pattern = re.compile(
+            r"#([0-9]+) " + self._run_line + r"(?:#\1 " + self._run_line + "){0,%d}" % (ev.MAX_RUN_LINES - 1))
+        self._hold_limit = line_chars + 64
         self._plain = PlainGrammar()
         self._forced = format != "auto"
         self._rawjson = RawJsonGrammar(self, max_line=max_line) if format in ("auto", "rawjson") else None
@@ -70,24 +98,152 @@ class Parser:
         """Feed the next chunk of bytes; returns the events it completed."""
         if self._closed:
             raise ValueError("feed() after close()")
-        return self._lines(self._framer.feed(data))
+        return self._scan(self._decode(data), False)
 
     def feed_text(self, text: str) -> list[ev.Event]:
         """Feed already decoded text (decode with ``errors="surrogateescape"`` to keep invalid bytes)."""
         if self._closed:
             raise ValueError("feed_text() after close()")
-        return self._lines(self._framer.feed_text(text))
+        return self._scan(text, False)
 
     def close(self) -> list[ev.Event]:
         """End of input: returns the remaining events. A log cut mid-line gives its last partial line too."""
         if self._closed:
             return []
+        out = self._scan(self._decode(b"", True), True)
         self._closed = True
-        out = self._lines(self._framer.close())
+        out += self._lines(self._framer.close())
         self._plain_events(self._plain.flush(), out)
         if self._rawjson is not None:
             out += self._rawjson.flush(self._last_line)
         return out
+
+    # -----------------------------------------------------------------------------------------------------------
+    # The run scanner: the regex engine walks the text. Runs of step output (``#N SECS TEXT`` lines of one vertex)
+    # are taken whole with one match and become one event; every other line goes through the line framer to the
+    # grammars. A run ends where the text says (another line, the bound), never where a chunk ends: a run that
+    # reaches the end of the text read so far, and a partial line that may begin one, wait in ``_held`` for more.
+
+    def _scan(self, text: str, final: bool) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        framer = self._framer
+        pos = 0
+        if self._held:
+            if not final and "\n" not in text and self._held_tail + len(text) <= self._hold_limit:
+                self._held.append(text)  # nothing is decided before a line ends
+                self._held_tail += len(text)
+                return out
+            self._held.append(text)
+            buf = "".join(self._held)
+            self._held = []
+            self._held_tail = 0
+            if self._held_run is not None:
+                vertex, count, end = self._held_run
+                self._held_run = None
+                r = self._continuation(vertex).match(buf, end)
+                assert r is not None  # the pattern matches the empty string
+                more = buf.count("\n", end, r.end())
+                end = r.end()
+                if count + more > ev.MAX_RUN_LINES:
+                    end = _after_lines(buf, r.start(), ev.MAX_RUN_LINES - count)
+                    more = ev.MAX_RUN_LINES - count
+                count += more
+                if (not final and count < ev.MAX_RUN_LINES and buf.find("\n", end) < 0
+                        and len(buf) - end <= self._hold_limit):
+                    self._hold(buf, (vertex, count, end))
+                    return out
+                event = self._run(buf[:end], vertex, count, out)
+                assert event is not None  # it was accepted when the run began
+                out.append(event)
+                pos = end
+        elif framer.mid_line:
+            # the framer holds the start of a line that cannot be step output of a run: it gets the rest of it
+            nl = text.find("\n")
+            if nl < 0:
+                return self._lines(framer.feed_text(text)) if text else out
+            out += self._lines(framer.feed_text(text[: nl + 1]))
+            buf = text[nl + 1 :]
+        else:
+            buf = text
+        size = len(buf)
+        search = RUN_START.search
+        run_match = self._run_pattern.match
+        hold: tuple[str, int, int] | bool = False
+        while pos < size:
+            m = search(buf, pos)
+            if m is None:
+                end = buf.rfind("\n", pos) + 1
+                if end > pos:
+                    out += self._lines(framer.feed_text(buf[pos:end]))
+                    pos = end
+                hold = pos < size and RUN_HEAD_PREFIX.match(buf, pos) is not None
+                break
+            start = m.start()
+            if start > pos:
+                out += self._lines(framer.feed_text(buf[pos:start]))
+                pos = start
+            if self._runs_allowed():
+                r = run_match(buf, pos)
+                if r is not None:
+                    end = r.end()
+                    count = buf.count("\n", pos, end)
+                    vertex = r.group(1)
+                    if (not final and count < ev.MAX_RUN_LINES and buf.find("\n", end) < 0
+                            and size - end <= self._hold_limit and self._plain.can_take_run(int(vertex))):
+                        hold = (vertex, count, end - pos)  # the run may go on in the next chunk
+                        break
+                    event = self._run(buf[pos:end], vertex, count, out)
+                    if event is not None:
+                        out.append(event)
+                        pos = end
+                        continue
+            nl = buf.find("\n", pos)
+            if nl < 0:
+                hold = size - pos <= self._hold_limit  # a partial line that may begin a run
+                break
+            out += self._lines(framer.feed_text(buf[pos : nl + 1]))
+            pos = nl + 1
+        if pos < size:
+            tail = buf[pos:] if pos else buf
+            if hold is not False and not final:
+                self._hold(tail, hold if isinstance(hold, tuple) else None)
+            else:
+                out += self._lines(framer.feed_text(tail))
+        return out
+
+    def _hold(self, text: str, run: tuple[str, int, int] | None) -> None:
+        self._held = [text]
+        self._held_tail = len(text) - (text.rfind("\n") + 1)
+        self._held_run = run
+
+    def _continuation(self, vertex: str) -> re.Pattern[str]:
+        """More lines of a held run of ``vertex``."""
+        return re.compile(r"(?:#%s %s){0,%d}" % (vertex, self._run_line, ev.MAX_RUN_LINES))
+
+    def _runs_allowed(self) -> bool:
+        """Whether step output here is read as plain progress (not a tty frame, a legacy step, a web copy)."""
+        tty = self._tty
+        legacy = self._legacy
+        return (not self._web.active and (tty is None or not (tty.in_frames or tty.in_error_block))
+                and (legacy is None or not legacy.in_step) and self._plain.build_index == self._index)
+
+    def _run(self, raw: str, vertex: str, count: int, out: list[ev.Event]) -> ev.StepOutput | None:
+        """The event of a run of ``count`` output lines of ``vertex`` (None when the plain grammar would read its
+        first line otherwise: then it is read as a line)."""
+        plain = self._plain
+        if not plain.can_take_run(int(vertex)):
+            return None
+        rawjson = self._rawjson
+        if rawjson is not None and rawjson.pending:
+            out += rawjson.settle()
+        if not plain.idle:
+            self._plain_events(plain.flush(), out)
+        self._last_plain = True
+        framer = self._framer
+        number = framer.line_number
+        framer.skip_lines(count)
+        self._last_line = number + count - 1
+        return plain.output_run(number, raw, int(vertex), count)
 
     # -----------------------------------------------------------------------------------------------------------
 

@@ -22,6 +22,9 @@ OUTPUT = re.compile(r"(\d+\.\d{1,3})(?: (.*))?", re.DOTALL)
 # Only the head of an output line is matched: the text after it can be tens of thousands of characters.
 OUTPUT_HEAD = re.compile(r"(\d+\.\d{1,3})(?: |$)")
 CLIPPED_START = "[output clipped, "
+# The head of each line of a run of output lines (see ``output_run``).
+RUN_PREFIX = re.compile(r"^#[0-9]+ \d+\.\d{1,3} ?", re.MULTILINE)
+RUN_ELAPSED = re.compile(r"#[0-9]+ (\d+\.\d{1,3})")
 OLD_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # A status about one layer, running or done: "sha256:…", "extracting sha256:…", "pulling sha256:…" (Docker 20.10).
 LAYER_STATUS = re.compile(r"(?:[a-z]+ )?sha256:[0-9a-f]{64}(?: |$)")
@@ -242,6 +245,38 @@ class PlainGrammar:
             b.max_vertex = n
         return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
                              elapsed=float(m.group(1)), text=text[m.end() :], truncated=False)
+
+    def can_take_run(self, n: int) -> bool:
+        """Whether output lines of vertex ``n`` here are step output of the build being read (what
+        ``step_output`` would say of each of them)."""
+        b = self._build
+        return n >= 2 and b.index > 0 and not b.over
+
+    def output_run(self, number: int, raw: str, n: int, count: int) -> ev.StepOutput:
+        """The event of a run of ``count`` whole output lines of vertex ``n`` (``raw``, from line ``number``), as the
+        parser's scanner matched them: ``#N SECS[ TEXT]`` each, no escape sequence, no CI prefix. Call it only when
+        ``can_take_run(n)`` and ``idle``."""
+        b = self._build
+        self._current = n
+        self._block = None
+        self._last_header = None
+        b.has_vertices = True
+        if n > b.max_vertex:
+            b.max_vertex = n
+        text = RUN_PREFIX.sub("", raw)
+        if "\r\n" in text:
+            text = text.replace("\r\n", "\n")
+        first = RUN_ELAPSED.match(raw)
+        assert first is not None
+        elapsed = float(first.group(1))
+        if count > 1:
+            last = RUN_ELAPSED.match(raw, raw.rindex("\n", 0, len(raw) - 1) + 1)
+            assert last is not None
+            last_elapsed = float(last.group(1))
+        else:
+            last_elapsed = elapsed
+        return ev.StepOutput(line=number, end_line=number + count - 1, raw=raw, build=b.index, ci=None, vertex=n,
+                             elapsed=elapsed, text=text[:-1], truncated=False, last_elapsed=last_elapsed)
 
     def fragment(self, event: ev.Event) -> list[ev.Event]:
         """A later piece of an over-long line: passed through, after anything pending."""

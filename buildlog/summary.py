@@ -363,7 +363,13 @@ class _BuildFold:
         assert isinstance(e, ev.StepOutput)
         v = self.vertices.get(e.vertex)
         if v is not None and v.output is not None:
-            v.output.append(e.text)
+            if e.end_line == e.line:
+                v.output.append(e.text)
+            else:  # a run: only its last lines can be read by step-output rules
+                lines = e.text.rsplit("\n", OUTPUT_TAIL)
+                if len(lines) > OUTPUT_TAIL:
+                    del lines[0]
+                v.output.extend(lines)
 
     def on_timing(self, e: ev.Event) -> None:
         assert isinstance(e, ev.VertexTiming)

@@ -106,3 +106,24 @@ def check_spans(events: Sequence[Event], data: bytes) -> None:
     if joined != data:
         at = next((i for i, (a, b) in enumerate(zip(joined, data, strict=False)) if a != b), len(data))
         raise AssertionError(f"raw bytes differ from the input at byte {at} ({len(joined)} / {len(data)})")
+
+
+def merge_output(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event dicts with consecutive ``StepOutput`` of one vertex merged into one: output without CI prefix comes in
+    runs of lines, prefixed output a line at a time (docs/events.md), and this compares them."""
+    out: list[dict[str, Any]] = []
+    for e in events:
+        last = out[-1] if out else None
+        if (e["type"] == "StepOutput" and last is not None and last["type"] == "StepOutput"
+                and last["vertex"] == e["vertex"] and last["end_line"] + 1 == e["line"]
+                and last.get("truncated") is False and e.get("truncated") is False):
+            merged = dict(last)
+            merged["end_line"] = e["end_line"]
+            merged["text"] = last["text"] + "\n" + e["text"]
+            merged["last_elapsed"] = e.get("last_elapsed")
+            if "raw" in last:
+                merged["raw"] = last["raw"] + e["raw"]
+            out[-1] = merged
+        else:
+            out.append(e)
+    return out

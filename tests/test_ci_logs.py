@@ -5,9 +5,11 @@ The prefixes are synthetic (built in code around the real logs) in the shapes th
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fixturelib import SHARED
+from invariants import merge_output
 
 from buildlog import event_to_dict, parse_bytes, summarize_bytes
 
@@ -28,8 +30,8 @@ def prefixed(data: bytes, prefix: Callable[[int], bytes]) -> bytes:
     return b"".join(prefix(i) + line for i, line in enumerate(data.splitlines(keepends=True)))
 
 
-def _essentials(events: list[dict[str, object]]) -> list[dict[str, object]]:
-    return [{k: v for k, v in e.items() if k != "ci"} for e in events]
+def _essentials(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "ci"} for e in merge_output(events)]
 
 
 @pytest.mark.parametrize("ci", sorted(PREFIXES))
