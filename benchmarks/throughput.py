@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # measure the checkout this script is in
 LOG_DIRS = [ROOT.parent / "shared" / "logs", ROOT / "tests" / "fixtures" / "shared"]
 SMALL_LOG = ROOT / "samples" / "s04-fail-exit1-plain.log"
 PLAIN_LINE = re.compile(rb"^#(\d+) (.*)$")
@@ -162,7 +163,7 @@ def wall(command: list[str], repeat: int = 7) -> float:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=_env())
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -170,14 +171,19 @@ def wall(command: list[str], repeat: int = 7) -> float:
 def peak_rss_mib(path: Path) -> float:
     code = ("import resource, sys; from buildlog.summary import summarize_path; summarize_path(sys.argv[1]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                         env=_env())
     return int(out.stdout.strip()) / 1024
 
 
 def modules_after_import() -> list[str]:
     code = "import buildlog, sys; print(' '.join(m for m in ('typer', 'rich', 'click', 'pydantic') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env())
     return out.stdout.split()
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
 # ---------------------------------------------------------------------------------------------------------------

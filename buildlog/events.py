@@ -174,12 +174,13 @@ class VertexStatus(VertexEvent):
 @frozen(kw_only=True)
 class StepOutput(VertexEvent):
     """``#N SECS TEXT``: what a step printed, one line or a run of consecutive lines of the same vertex
-    (``line``..``end_line``). ``text`` is the run's lines joined with ``\n`` (``lines`` splits them again);
+    (``line``..``end_line``). ``text`` is the run's lines joined with ``\\n`` (``lines`` splits them again);
     ``elapsed`` is the first line's time since the step started and ``last_elapsed`` the last line's (None in output
-    without times, older BuildKit). A run is bounded by ``MAX_RUN_LINES`` lines, and only lines of at most
-    ``MAX_RUN_LINE_CHARS`` characters, without CI prefix or escape sequence, join one; any other output line is an
-    event of its own. Where a run ends depends only on the text, never on how it was chunked: a live consumer gets
-    a run when the next line that is not part of it arrives, or when the run reaches its bound."""
+    without times, older BuildKit). A run holds at most ``MAX_RUN_LINES`` lines and ``MAX_RUN_CHARS`` characters
+    of raw text (or the parser's ``max_line``, when smaller), of lines without CI prefix or escape sequence; any
+    other output line is an event of its own. Where a run ends depends only on the text, never on how it was
+    chunked: a live consumer gets a run when the next line that is not part of it arrives, when the run reaches its
+    bound, or at the end of the input."""
 
     elapsed: float | None
     text: str
@@ -197,7 +198,7 @@ class StepOutput(VertexEvent):
 
 
 MAX_RUN_LINES = 256
-MAX_RUN_LINE_CHARS = 4096
+MAX_RUN_CHARS = 1 << 18
 
 
 @frozen(kw_only=True)

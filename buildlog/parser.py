@@ -32,9 +32,13 @@ from .plain import PlainGrammar
 from .rawjson import LINE_STARTS, RawJsonGrammar
 from .tty import TtyGrammar
 
-# Step-output lines that join a run (see ``events.StepOutput``), and where one may begin.
-_RUN_LINE = r"\d+\.\d{1,3}(?: (?!\[output clipped, )[^\n\x1b]{0,%d})?\r?\n"  # after "#N "
-RUN_START = re.compile(r"^#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)", re.MULTILINE)
+# Step-output lines that join a run (see ``events.StepOutput``), and where one may begin. ``.*`` rather than a
+# bounded or negated class: the regex engine runs it several times faster; escape sequences and the size bound are
+# checked on the match (``Parser._trim_run``).
+_RUN_LINE = r"\d+\.\d{1,3}(?: (?!\[output clipped, ).*)?\n"  # after "#N "
+RUN = re.compile(r"#([0-9]+) " + _RUN_LINE + r"(?:#\1 " + _RUN_LINE + "){0,%d}" % (ev.MAX_RUN_LINES - 1))
+RUN_HEAD = re.compile(r"#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)")
+NEXT_RUN_HEAD = re.compile(r"\n#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)")  # a literal start: searched fast
 # A partial line that may still become the first line of a run.
 RUN_HEAD_PREFIX = re.compile(r"#(?:[0-9]+(?: (?:\d+(?:\.\d{0,3})?)?)?)?\r?\Z")
 
@@ -65,13 +69,10 @@ class Parser:
         self._held: list[str] = []  # text from a line start that may hold a run, waiting for more
         self._held_tail = 0  # characters of the held text after its last line end
         self._held_run: tuple[str, int, int] | None = None  # a held run: its vertex, lines and where they end
-        # Lines longer than the framer's bound never join a run (they come out in pieces); a partial line longer
-        # than a run line can be is not held, but goes to the framer (which bounds memory).
-        line_chars = min(ev.MAX_RUN_LINE_CHARS, max_line)
-        self._run_line = _RUN_LINE % line_chars
-        self._run_pattern = re.compile(
-            r"#([0-9]+) " + self._run_line + r"(?:#\1 " + self._run_line + "){0,%d}" % (ev.MAX_RUN_LINES - 1))
-        self._hold_limit = line_chars + 64
+        # No line over the framer's bound joins a run (such lines come out in pieces), and a partial line that can
+        # no longer join one is not held but goes to the framer.
+        self._max_line = max_line
+        self._hold_line = min(ev.MAX_RUN_CHARS, max_line)
         self._plain = PlainGrammar()
         self._forced = format != "auto"
         self._rawjson = RawJsonGrammar(self, max_line=max_line) if format in ("auto", "rawjson") else None
@@ -127,9 +128,10 @@ class Parser:
     def _scan(self, text: str, final: bool) -> list[ev.Event]:
         out: list[ev.Event] = []
         framer = self._framer
+        limit = ev.MAX_RUN_CHARS
         pos = 0
         if self._held:
-            if not final and "\n" not in text and self._held_tail + len(text) <= self._hold_limit:
+            if not final and "\n" not in text and self._held_tail + len(text) <= self._hold_line:
                 self._held.append(text)  # nothing is decided before a line ends
                 self._held_tail += len(text)
                 return out
@@ -142,14 +144,11 @@ class Parser:
                 self._held_run = None
                 r = self._continuation(vertex).match(buf, end)
                 assert r is not None  # the pattern matches the empty string
-                more = buf.count("\n", end, r.end())
-                end = r.end()
-                if count + more > ev.MAX_RUN_LINES:
-                    end = _after_lines(buf, r.start(), ev.MAX_RUN_LINES - count)
-                    more = ev.MAX_RUN_LINES - count
+                end, more = self._trim_run(buf, end, r.end(), buf.count("\n", end, r.end()),
+                                           limit - end, ev.MAX_RUN_LINES - count)
                 count += more
-                if (not final and count < ev.MAX_RUN_LINES and buf.find("\n", end) < 0
-                        and len(buf) - end <= self._hold_limit):
+                if not final and count < ev.MAX_RUN_LINES and end == r.end() and buf.find("\n", end) < 0 \
+                        and len(buf) <= limit and len(buf) - end <= self._hold_line:
                     self._hold(buf, (vertex, count, end))
                     return out
                 event = self._run(buf[:end], vertex, count, out)
@@ -166,40 +165,41 @@ class Parser:
         else:
             buf = text
         size = len(buf)
-        search = RUN_START.search
-        run_match = self._run_pattern.match
+        search = NEXT_RUN_HEAD.search
         hold: tuple[str, int, int] | bool = False
         while pos < size:
-            m = search(buf, pos)
-            if m is None:
-                end = buf.rfind("\n", pos) + 1
-                if end > pos:
-                    out += self._lines(framer.feed_text(buf[pos:end]))
-                    pos = end
-                hold = pos < size and RUN_HEAD_PREFIX.match(buf, pos) is not None
-                break
-            start = m.start()
-            if start > pos:
+            if RUN_HEAD.match(buf, pos) is None:
+                m = search(buf, pos)
+                if m is None:
+                    end = buf.rfind("\n", pos) + 1
+                    if end > pos:
+                        out += self._lines(framer.feed_text(buf[pos:end]))
+                        pos = end
+                    hold = pos < size and RUN_HEAD_PREFIX.match(buf, pos) is not None
+                    break
+                start = m.start() + 1
                 out += self._lines(framer.feed_text(buf[pos:start]))
                 pos = start
             if self._runs_allowed():
-                r = run_match(buf, pos)
+                r = RUN.match(buf, pos)
                 if r is not None:
-                    end = r.end()
-                    count = buf.count("\n", pos, end)
                     vertex = r.group(1)
-                    if (not final and count < ev.MAX_RUN_LINES and buf.find("\n", end) < 0
-                            and size - end <= self._hold_limit and self._plain.can_take_run(int(vertex))):
-                        hold = (vertex, count, end - pos)  # the run may go on in the next chunk
-                        break
-                    event = self._run(buf[pos:end], vertex, count, out)
-                    if event is not None:
-                        out.append(event)
-                        pos = end
-                        continue
+                    end, count = self._trim_run(buf, pos, r.end(), buf.count("\n", pos, r.end()), limit,
+                                                ev.MAX_RUN_LINES)
+                    if count:
+                        if (not final and count < ev.MAX_RUN_LINES and end == r.end() and buf.find("\n", end) < 0
+                                and size - pos <= limit and size - end <= self._hold_line
+                                and self._plain.can_take_run(int(vertex))):
+                            hold = (vertex, count, end - pos)  # the run may go on in the next chunk
+                            break
+                        event = self._run(buf[pos:end], vertex, count, out)
+                        if event is not None:
+                            out.append(event)
+                            pos = end
+                            continue
             nl = buf.find("\n", pos)
             if nl < 0:
-                hold = size - pos <= self._hold_limit  # a partial line that may begin a run
+                hold = size - pos <= self._hold_line  # a partial line that may begin a run
                 break
             out += self._lines(framer.feed_text(buf[pos : nl + 1]))
             pos = nl + 1
@@ -211,14 +211,45 @@ class Parser:
                 out += self._lines(framer.feed_text(tail))
         return out
 
+    def _trim_run(self, buf: str, pos: int, end: int, count: int, chars: int, lines: int) -> tuple[int, int]:
+        """The run matched in ``buf[pos:end]`` (``count`` lines) cut to what may join it: no line with an escape
+        sequence or over the framer's bound, at most ``lines`` lines and ``chars`` characters. Returns its end and
+        its lines."""
+        if count > lines:
+            end = _after_lines(buf, pos, lines)
+            count = lines
+        esc = buf.find("\x1b", pos, end)
+        if esc >= 0:
+            end = buf.rfind("\n", pos, esc) + 1
+            if end <= pos:
+                return pos, 0
+            count = buf.count("\n", pos, end)
+        if end - pos > chars:
+            end = buf.rfind("\n", pos, pos + chars) + 1
+            if end <= pos:
+                return pos, 0
+            count = buf.count("\n", pos, end)
+        bound = self._max_line
+        if end - pos > bound:
+            start = pos
+            while start < end:
+                nl = buf.index("\n", start)
+                if nl - start > bound:
+                    end = start
+                    break
+                start = nl + 1
+            count = buf.count("\n", pos, end)
+        return end, count
+
     def _hold(self, text: str, run: tuple[str, int, int] | None) -> None:
         self._held = [text]
         self._held_tail = len(text) - (text.rfind("\n") + 1)
         self._held_run = run
 
-    def _continuation(self, vertex: str) -> re.Pattern[str]:
+    @staticmethod
+    def _continuation(vertex: str) -> re.Pattern[str]:
         """More lines of a held run of ``vertex``."""
-        return re.compile(r"(?:#%s %s){0,%d}" % (vertex, self._run_line, ev.MAX_RUN_LINES))
+        return re.compile(r"(?:#%s %s){0,%d}" % (vertex, _RUN_LINE, ev.MAX_RUN_LINES))
 
     def _runs_allowed(self) -> bool:
         """Whether step output here is read as plain progress (not a tty frame, a legacy step, a web copy)."""

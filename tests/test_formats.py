@@ -207,7 +207,7 @@ def test_rawjson_output_lines_and_their_times() -> None:
     events = _events("s04-fail-exit1-rawjson")
     failed = next(e for e in events if type(e) is ev.VertexError)
     output = [e for e in events if isinstance(e, ev.StepOutput) and e.vertex == failed.vertex]
-    plain_output = [e.text for e in _events("s04-fail-exit1-plain") if isinstance(e, ev.StepOutput)]
+    plain_output = [line for e in _events("s04-fail-exit1-plain") if isinstance(e, ev.StepOutput) for line in e.lines]
     assert [e.text for e in output] == plain_output
     # "running unit tests" at 02:34:22.757... after the step started at 02:34:22.710271237
     assert output[0].elapsed is not None and 0 < output[0].elapsed < 0.1
@@ -337,8 +337,8 @@ def test_tty_output_window_gives_each_line_once() -> None:
     plain = _events("s01-cold-plain")
     plain_names = _names(plain)
     for step, lines in by_step.items():
-        plain_lines = [e.text for e in plain if isinstance(e, ev.StepOutput)
-                       and plain_names[(e.build, e.vertex)].startswith(step)]
+        plain_lines = [line for e in plain if isinstance(e, ev.StepOutput)
+                       and plain_names[(e.build, e.vertex)].startswith(step) for line in e.lines]
         assert lines == plain_lines[: len(lines)] or set(lines) <= set(plain_lines), step
 
 
