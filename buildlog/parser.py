@@ -365,9 +365,9 @@ class Parser:
                     out += rawjson.settle()
                 self._last_plain = True
                 if whole and plain.idle and plain.build_index == self._index:
-                    output = plain.step_output(number, raw, text, ci)
-                    if output is not None:
-                        out.append(output)
+                    event = plain.vertex_event(number, raw, text, ci)
+                    if event is not None:
+                        out.append(event)
                         continue
                 self._plain_events(plain.line(number, raw, text, ci, whole), out)
                 continue

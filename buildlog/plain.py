@@ -246,6 +246,97 @@ class PlainGrammar:
         return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
                              elapsed=float(m.group(1)), text=text[m.end() :], truncated=False)
 
+    def vertex_event(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> ev.Event | None:
+        """The hot path for a whole ``#N REST`` line when ``idle``: its event, built straight away, or None when the
+        line needs the full grammar (the banner, a line that may start another build, an error that may continue
+        on the next lines). Most lines of a log that are not step output take this path."""
+        space = text.find(" ")
+        number_text = text[1:space]
+        if space < 2 or not number_text.isdigit() or not number_text.isascii():
+            return None
+        b = self._build
+        n = int(number_text)
+        if n == 0 or not b.index or b.over:
+            return None
+        rest = text[space + 1 :]
+        first = rest[:1]
+        index = b.index
+        if first.isdigit():
+            m = OUTPUT_HEAD.match(rest)
+            if m is not None:
+                if rest.startswith(CLIPPED_START, m.end()):
+                    return None
+                event: ev.Event = ev.StepOutput(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n,
+                                                elapsed=float(m.group(1)), text=rest[m.end() :], truncated=False)
+                self._current = n
+                self._block = None
+                self._last_header = None
+                b.has_vertices = True
+                if n > b.max_vertex:
+                    b.max_vertex = n
+                return event
+        current = self._current
+        if n == 1 and self._restarts_numbering(n, rest, current):
+            return None
+        if first in "EW.#":
+            return None  # an error (may continue on the next lines), a warning, "...", or odd: the full grammar
+        if first == "C":
+            if rest == "CACHED":
+                b.finished.add(n)
+                event = ev.VertexCached(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n)
+            elif rest == "CANCELED":
+                b.finished.add(n)
+                event = ev.VertexCanceled(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n)
+            else:
+                return None
+        elif first == "D" and rest.startswith("DONE "):
+            m = DONE.fullmatch(rest)
+            if m is None:
+                return None
+            b.finished.add(n)
+            event = ev.VertexDone(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n,
+                                  seconds=float(m.group(1)))
+        else:
+            known = b.names.get(n)
+            if known is None:
+                event = self._header(n, rest, {"line": number, "end_line": number, "raw": raw, "ci": ci,
+                                               "build": index, "vertex": n}, repeat=False)
+            elif rest == known:
+                event = self._header(n, rest, {"line": number, "end_line": number, "raw": raw, "ci": ci,
+                                               "build": index, "vertex": n}, repeat=True)
+            elif self._last_header == n or n in b.run_vertices:
+                return None  # an old digest line, or output without times
+            else:
+                event = self._status_event(n, rest, number, raw, ci, index)
+            self._current = n
+            self._block = None
+            b.has_vertices = True
+            if n > b.max_vertex:
+                b.max_vertex = n
+            return event
+        self._current = n
+        self._block = None
+        self._last_header = None
+        b.has_vertices = True
+        if n > b.max_vertex:
+            b.max_vertex = n
+        return event
+
+    def _status_event(self, n: int, rest: str, number: int, raw: str, ci: ev.CIPrefix | None,
+                      index: int) -> ev.VertexStatus:
+        status_id, cur, total, secs, done = split_status(rest)
+        self._last_header = None
+        current = parse_size(cur) if cur is not None else None
+        total_size = parse_size(total) if total is not None else None
+        seconds = float(secs) if secs else None
+        special = domain.status_event_class(self._build.kinds.get(n, "other"), status_id)
+        if special is not None:
+            cls, extra = special
+            return cls(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n, id=status_id,
+                       current=current, total=total_size, seconds=seconds, done=done, **extra)
+        return ev.VertexStatus(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n, id=status_id,
+                               current=current, total=total_size, seconds=seconds, done=done)
+
     def can_take_run(self, n: int) -> bool:
         """Whether output lines of vertex ``n`` here are step output of the build being read (what
         ``step_output`` would say of each of them)."""
