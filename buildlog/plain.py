@@ -304,7 +304,8 @@ class PlainGrammar:
             elif rest == known:
                 event = self._header(n, rest, {"line": number, "end_line": number, "raw": raw, "ci": ci,
                                                "build": index, "vertex": n}, repeat=True)
-            elif self._last_header == n or n in b.run_vertices:
+            elif ((self._last_header == n and OLD_DIGEST.fullmatch(rest) is not None)
+                  or (n in b.run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None)):
                 return None  # an old digest line, or output without times
             else:
                 event = self._status_event(n, rest, number, raw, ci, index)
