@@ -36,9 +36,9 @@ from .tty import TtyGrammar
 # bounded or negated class: the regex engine runs it several times faster; escape sequences and the size bound are
 # checked on the match (``Parser._trim_run``).
 _RUN_LINE = r"\d+\.\d{1,3}(?: (?!\[output clipped, ).*)?\n"  # after "#N "
-RUN = re.compile(r"#([0-9]+) " + _RUN_LINE + r"(?:#\1 " + _RUN_LINE + "){0,%d}" % (ev.MAX_RUN_LINES - 1))
+RUN = re.compile(rf"#([0-9]+) {_RUN_LINE}(?:#\1 {_RUN_LINE}){{0,{ev.MAX_RUN_LINES - 1}}}")
 RUN_HEAD = re.compile(r"#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)")
-NEXT_RUN_HEAD = re.compile(r"\n#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)")  # a literal start: searched fast
+OTHER_LINES_END = re.compile(r"\n[#\n]")  # the next line that begins with "#" or is blank
 # A partial line that may still become the first line of a run.
 RUN_HEAD_PREFIX = re.compile(r"#(?:[0-9]+(?: (?:\d+(?:\.\d{0,3})?)?)?)?\r?\Z")
 
@@ -165,44 +165,71 @@ class Parser:
         else:
             buf = text
         size = len(buf)
-        search = NEXT_RUN_HEAD.search
+        plain = self._plain
+        max_line = self._max_line
         hold: tuple[str, int, int] | bool = False
         while pos < size:
-            if RUN_HEAD.match(buf, pos) is None:
-                m = search(buf, pos)
-                if m is None:
-                    end = buf.rfind("\n", pos) + 1
-                    if end > pos:
-                        out += self._lines(framer.feed_text(buf[pos:end]))
-                        pos = end
-                    hold = pos < size and RUN_HEAD_PREFIX.match(buf, pos) is not None
+            first = buf[pos]
+            if first == "#":
+                allowed = self._runs_allowed()
+                if allowed:
+                    r = RUN.match(buf, pos)
+                    if r is not None:
+                        vertex = r.group(1)
+                        end, count = self._trim_run(buf, pos, r.end(), buf.count("\n", pos, r.end()), limit,
+                                                    ev.MAX_RUN_LINES)
+                        if count:
+                            if (not final and count < ev.MAX_RUN_LINES and end == r.end()
+                                    and buf.find("\n", end) < 0 and size - pos <= limit
+                                    and size - end <= self._hold_line and plain.can_take_run(int(vertex))):
+                                hold = (vertex, count, end - pos)  # the run may go on in the next chunk
+                                break
+                            event = self._run(buf[pos:end], vertex, count, out)
+                            if event is not None:
+                                out.append(event)
+                                pos = end
+                                continue
+                nl = buf.find("\n", pos)
+                if nl < 0:
+                    # a partial line: held while it may still begin a run
+                    hold = size - pos <= self._hold_line and (RUN_HEAD.match(buf, pos) is not None
+                                                              or RUN_HEAD_PREFIX.match(buf, pos) is not None)
                     break
-                start = m.start() + 1
-                out += self._lines(framer.feed_text(buf[pos:start]))
-                pos = start
-            if self._runs_allowed():
-                r = RUN.match(buf, pos)
-                if r is not None:
-                    vertex = r.group(1)
-                    end, count = self._trim_run(buf, pos, r.end(), buf.count("\n", pos, r.end()), limit,
-                                                ev.MAX_RUN_LINES)
-                    if count:
-                        if (not final and count < ev.MAX_RUN_LINES and end == r.end() and buf.find("\n", end) < 0
-                                and size - pos <= limit and size - end <= self._hold_line
-                                and self._plain.can_take_run(int(vertex))):
-                            hold = (vertex, count, end - pos)  # the run may go on in the next chunk
-                            break
-                        event = self._run(buf[pos:end], vertex, count, out)
+                if allowed and plain.idle and nl - pos <= max_line:
+                    # the hot path of every other vertex line: straight to the plain grammar
+                    line = buf[pos : nl + 1]
+                    if "\x1b" not in line:
+                        event = plain.vertex_event(framer.line_number, line,
+                                                   line[:-2] if line.endswith("\r\n") else line[:-1], None)
                         if event is not None:
+                            rawjson = self._rawjson
+                            if rawjson is not None and rawjson.pending:
+                                out += rawjson.settle()
+                            self._last_plain = True
+                            self._last_line = framer.line_number
+                            framer.skip_lines(1)
                             out.append(event)
-                            pos = end
+                            pos = nl + 1
                             continue
-            nl = buf.find("\n", pos)
-            if nl < 0:
-                hold = size - pos <= self._hold_line  # a partial line that may begin a run
-                break
-            out += self._lines(framer.feed_text(buf[pos : nl + 1]))
-            pos = nl + 1
+                out += self._lines(framer.feed_text(buf[pos : nl + 1]))
+                pos = nl + 1
+            elif first == "\n" and plain.idle and self._runs_allowed():
+                rawjson = self._rawjson
+                if rawjson is not None and rawjson.pending:
+                    out += rawjson.settle()
+                self._last_plain = True
+                self._last_line = number = framer.line_number
+                framer.skip_lines(1)
+                out.append(plain.blank_line(number, "\n"))
+                pos += 1
+            else:
+                # lines of other shapes, up to the next one that begins with "#" or is blank
+                m = OTHER_LINES_END.search(buf, pos)
+                end = m.start() + 1 if m is not None else buf.rfind("\n", pos) + 1
+                if end <= pos:
+                    break  # a partial line that cannot begin a run: the framer gets it below
+                out += self._lines(framer.feed_text(buf[pos:end]))
+                pos = end
         if pos < size:
             tail = buf[pos:] if pos else buf
             if hold is not False and not final:
@@ -249,7 +276,7 @@ class Parser:
     @staticmethod
     def _continuation(vertex: str) -> re.Pattern[str]:
         """More lines of a held run of ``vertex``."""
-        return re.compile(r"(?:#%s %s){0,%d}" % (vertex, _RUN_LINE, ev.MAX_RUN_LINES))
+        return re.compile(rf"(?:#{vertex} {_RUN_LINE}){{0,{ev.MAX_RUN_LINES}}}")
 
     def _runs_allowed(self) -> bool:
         """Whether step output here is read as plain progress (not a tty frame, a legacy step, a web copy)."""

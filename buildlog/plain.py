@@ -23,7 +23,7 @@ OUTPUT = re.compile(r"(\d+\.\d{1,3})(?: (.*))?", re.DOTALL)
 OUTPUT_HEAD = re.compile(r"(\d+\.\d{1,3})(?: |$)")
 CLIPPED_START = "[output clipped, "
 # The head of each line of a run of output lines (see ``output_run``).
-RUN_PREFIX = re.compile(r"^#[0-9]+ \d+\.\d{1,3} ?", re.MULTILINE)
+RUN_PREFIX = re.compile(r"\n#[0-9]+ \d+\.\d{1,3} ?")  # a literal start: the engine finds it fast
 RUN_ELAPSED = re.compile(r"#[0-9]+ (\d+\.\d{1,3})")
 OLD_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # A status about one layer, running or done: "sha256:…", "extracting sha256:…", "pulling sha256:…" (Docker 20.10).
@@ -338,6 +338,14 @@ class PlainGrammar:
         return ev.VertexStatus(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n, id=status_id,
                                current=current, total=total_size, seconds=seconds, done=done)
 
+    def blank_line(self, number: int, raw: str) -> ev.BlankLine:
+        """The hot path for an empty line without CI prefix, when ``idle``."""
+        self._last_header = None
+        self._current = None
+        if self._block == "warnings":
+            self._block = None
+        return ev.BlankLine(line=number, end_line=number, raw=raw, build=self._build.index, ci=None)
+
     def can_take_run(self, n: int) -> bool:
         """Whether output lines of vertex ``n`` here are step output of the build being read (what
         ``step_output`` would say of each of them)."""
@@ -355,12 +363,13 @@ class PlainGrammar:
         b.has_vertices = True
         if n > b.max_vertex:
             b.max_vertex = n
-        text = RUN_PREFIX.sub("", raw)
-        if "\r\n" in text:
-            text = text.replace("\r\n", "\n")
         first = RUN_ELAPSED.match(raw)
         assert first is not None
         elapsed = float(first.group(1))
+        start = first.end() + 1 if raw.startswith(" ", first.end()) else first.end()
+        text = RUN_PREFIX.sub("\n", raw[start:]) if count > 1 else raw[start:]
+        if "\r\n" in text:
+            text = text.replace("\r\n", "\n")
         if count > 1:
             last = RUN_ELAPSED.match(raw, raw.rindex("\n", 0, len(raw) - 1) + 1)
             assert last is not None
