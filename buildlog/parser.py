@@ -151,9 +151,9 @@ class Parser:
                         and len(buf) <= limit and len(buf) - end <= self._hold_line:
                     self._hold(buf, (vertex, count, end))
                     return out
-                event = self._run(buf[:end], vertex, count, out)
-                assert event is not None  # it was accepted when the run began
-                out.append(event)
+                run = self._run(buf[:end], vertex, count, out)
+                assert run is not None  # it was accepted when the run began
+                out.append(run)
                 pos = end
         elif framer.mid_line:
             # the framer holds the start of a line that cannot be step output of a run: it gets the rest of it
@@ -199,16 +199,16 @@ class Parser:
                     # the hot path of every other vertex line: straight to the plain grammar
                     line = buf[pos : nl + 1]
                     if "\x1b" not in line:
-                        event = plain.vertex_event(framer.line_number, line,
-                                                   line[:-2] if line.endswith("\r\n") else line[:-1], None)
-                        if event is not None:
+                        single = plain.vertex_event(framer.line_number, line,
+                                                    line[:-2] if line.endswith("\r\n") else line[:-1], None)
+                        if single is not None:
                             rawjson = self._rawjson
                             if rawjson is not None and rawjson.pending:
                                 out += rawjson.settle()
                             self._last_plain = True
                             self._last_line = framer.line_number
                             framer.skip_lines(1)
-                            out.append(event)
+                            out.append(single)
                             pos = nl + 1
                             continue
                 out += self._lines(framer.feed_text(buf[pos : nl + 1]))

@@ -18,7 +18,7 @@ import pytest
 from fixturelib import SHARED, label_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from invariants import check_spans, dicts, parse_chunks, parse_whole, split_by_sizes
+from invariants import check_spans, dicts, merge_output, parse_chunks, parse_whole, split_by_sizes
 
 from buildlog import Parser, parse_bytes
 from buildlog import events as ev
@@ -85,7 +85,7 @@ def _comparable(events: list[ev.Event], shift: int) -> list[dict[str, Any]]:
         d["line"] -= shift
         d["end_line"] -= shift
         out.append(d)
-    return out
+    return merge_output(out)  # bare output comes in runs, prefixed output a line at a time
 
 
 @pytest.mark.parametrize("path", SHARED_LOGS + LIVE_LOGS, ids=lambda p: p.name)
