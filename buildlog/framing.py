@@ -54,15 +54,15 @@ class LineFramer:
         self._decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
         self._parts: list[str] = []  # the unfinished line, in pieces (joined when it ends, to avoid O(n^2))
         self._pending_len = 0  # characters in _parts
-        self._number = 1
+        self.number = 1  # of the line being read; the parser's scanner advances it past the lines it reads itself
         self._piece = 0  # pieces of the current line already handed out
         self._line_bytes = 0  # bytes of the current line already handed out as pieces
         self._closed = False
 
     @property
     def line_number(self) -> int:
-        """Number of the line being read."""
-        return self._number
+        """Number of the line being read (``number``, which the parser's scanner also reads and advances)."""
+        return self.number
 
     @property
     def mid_line(self) -> bool:
@@ -73,7 +73,7 @@ class LineFramer:
         """``count`` whole lines were read by someone else (the parser's run scanner): number on after them.
         Only between lines."""
         assert not self.mid_line
-        self._number += count
+        self.number += count
 
     def feed(self, data: bytes) -> list[RawLine]:
         if self._closed:
@@ -117,18 +117,18 @@ class LineFramer:
         else:
             out = []
         if lines:
-            number = self._number
+            number = self.number
             if len(text) <= self._max:
                 # the hot path: no line here can be over the bound
                 out += [_new_line(RawLine, (n, line + "\n", 0, True, None))
                         for n, line in enumerate(lines, number)]
-                self._number = number + len(lines)
+                self.number = number + len(lines)
             else:
                 bound = self._max
                 for line in lines:
                     if len(line) <= bound:
-                        out.append(_new_line(RawLine, (self._number, line + "\n", 0, True, None)))
-                        self._number += 1
+                        out.append(_new_line(RawLine, (self.number, line + "\n", 0, True, None)))
+                        self.number += 1
                     else:
                         self._add(line)
                         self._spill(out)
@@ -152,7 +152,7 @@ class LineFramer:
         while start < end:
             piece = text[start : start + bound]
             self._line_bytes += _byte_length(piece)
-            out.append(RawLine(self._number, piece, self._piece, False))
+            out.append(RawLine(self.number, piece, self._piece, False))
             self._piece += 1
             start += bound
         rest = text[start:] if start else text
@@ -163,12 +163,12 @@ class LineFramer:
         text = "".join(self._parts) + terminator
         if self._piece:
             total = self._line_bytes + _byte_length(text)
-            line = RawLine(self._number, text, self._piece, True, total)
+            line = RawLine(self.number, text, self._piece, True, total)
         else:
-            line = RawLine(self._number, text)
+            line = RawLine(self.number, text)
         self._parts = []
         self._pending_len = 0
         self._piece = 0
         self._line_bytes = 0
-        self._number += 1
+        self.number += 1
         return line

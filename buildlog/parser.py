@@ -168,10 +168,11 @@ class Parser:
         plain = self._plain
         max_line = self._max_line
         hold: tuple[str, int, int] | bool = False
+        # whether plain progress is read here: only the slow path (``_lines``) and runs can change it
+        allowed = self._runs_allowed()
         while pos < size:
             first = buf[pos]
             if first == "#":
-                allowed = self._runs_allowed()
                 if allowed:
                     r = RUN.match(buf, pos)
                     if r is not None:
@@ -188,6 +189,7 @@ class Parser:
                             if event is not None:
                                 out.append(event)
                                 pos = end
+                                allowed = self._runs_allowed()
                                 continue
                 nl = buf.find("\n", pos)
                 if nl < 0:
@@ -195,31 +197,31 @@ class Parser:
                     hold = size - pos <= self._hold_line and (RUN_HEAD.match(buf, pos) is not None
                                                               or RUN_HEAD_PREFIX.match(buf, pos) is not None)
                     break
-                if allowed and plain.idle and nl - pos <= max_line:
+                if allowed and nl - pos <= max_line and plain.idle:
                     # the hot path of every other vertex line: straight to the plain grammar
                     line = buf[pos : nl + 1]
                     if "\x1b" not in line:
-                        single = plain.vertex_event(framer.line_number, line,
+                        number = framer.number
+                        single = plain.vertex_event(number, line,
                                                     line[:-2] if line.endswith("\r\n") else line[:-1], None)
                         if single is not None:
-                            rawjson = self._rawjson
-                            if rawjson is not None and rawjson.pending:
-                                out += rawjson.settle()
+                            if self._rawjson is not None and self._rawjson.pending:
+                                out += self._rawjson.settle()
                             self._last_plain = True
-                            self._last_line = framer.line_number
-                            framer.skip_lines(1)
+                            self._last_line = number
+                            framer.number = number + 1
                             out.append(single)
                             pos = nl + 1
                             continue
                 out += self._lines(framer.feed_text(buf[pos : nl + 1]))
                 pos = nl + 1
-            elif first == "\n" and plain.idle and self._runs_allowed():
-                rawjson = self._rawjson
-                if rawjson is not None and rawjson.pending:
-                    out += rawjson.settle()
+                allowed = self._runs_allowed()
+            elif first == "\n" and allowed and plain.idle:
+                if self._rawjson is not None and self._rawjson.pending:
+                    out += self._rawjson.settle()
                 self._last_plain = True
-                self._last_line = number = framer.line_number
-                framer.skip_lines(1)
+                self._last_line = number = framer.number
+                framer.number = number + 1
                 out.append(plain.blank_line(number, "\n"))
                 pos += 1
             else:
@@ -230,6 +232,7 @@ class Parser:
                     break  # a partial line that cannot begin a run: the framer gets it below
                 out += self._lines(framer.feed_text(buf[pos:end]))
                 pos = end
+                allowed = self._runs_allowed()
         if pos < size:
             tail = buf[pos:] if pos else buf
             if hold is not False and not final:
@@ -298,8 +301,8 @@ class Parser:
             self._plain_events(plain.flush(), out)
         self._last_plain = True
         framer = self._framer
-        number = framer.line_number
-        framer.skip_lines(count)
+        number = framer.number
+        framer.number = number + count
         self._last_line = number + count - 1
         return plain.output_run(number, raw, int(vertex), count)
 
