@@ -121,6 +121,8 @@ DotenvOpt = Annotated[str | None, typer.Option("--dotenv", help="Write the step 
 
 def _output_targets(github_output: bool, dotenv: str | None) -> tuple[str | None, str | None]:
     """Where the step outputs go; exit 2 before anything runs when a target cannot be used."""
+    if not github_output and not dotenv:
+        return None, None
     from .outputs import OutputError, check_dotenv_path, github_output_path
 
     try:

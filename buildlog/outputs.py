@@ -20,7 +20,6 @@ No I/O here but the final write; nothing heavier than the standard library is im
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -144,6 +143,8 @@ def run_outputs(result: RunResult) -> dict[str, str]:
 
 def _delimiter(value: str) -> str:
     # A random delimiter, like GitHub's own toolkit: no line of the value can end the block early.
+    import secrets
+
     while True:
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         if delimiter not in value:

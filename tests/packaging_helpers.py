@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cilib import ROOT, checkout_action
+from cilib import checkout_action
 
 
 @functools.lru_cache(maxsize=1)

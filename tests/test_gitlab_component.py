@@ -64,7 +64,7 @@ def run_job(tmp_path: Path, wheel: Path, **given: Any) -> tuple[dict[str, Any], 
 
 
 def test_spec_has_the_options_of_the_action() -> None:
-    spec, config = load_component()
+    spec, _config = load_component()
     inputs = spec["spec"]["inputs"]
     assert {"run", "attempts", "backoff", "before-retry", "summary", "rules", "version", "max-time"} <= set(inputs)
     assert "default" not in inputs["run"]  # the one required input
@@ -108,7 +108,7 @@ def test_transient_failures_exit_75_with_the_report(tmp_path: Path, wheel: Path)
 
 def test_a_retry_that_succeeds(tmp_path: Path, wheel: Path) -> None:
     marker = tmp_path / "before-retry"
-    job, proc, project = run_job(tmp_path, wheel, run=replay(tmp_path / "state", S06, S01), backoff=0,
+    _job, proc, project = run_job(tmp_path, wheel, run=replay(tmp_path / "state", S06, S01), backoff=0,
                                  **{"before-retry": f"touch {marker}"})
     assert proc.returncode == 0, proc.stderr
     assert marker.exists()
@@ -140,7 +140,7 @@ def test_a_second_job_on_the_same_runner_reuses_buildlog(tmp_path: Path, wheel: 
     first.mkdir()
     _, proc, _ = run_job(first, wheel, run="true", attempts=1)
     assert proc.returncode == 0, proc.stderr
-    name, job = job_of({"run": "true", "attempts": 1})
+    _name, job = job_of({"run": "true", "attempts": 1})
     project = first / "again"
     project.mkdir()
     env = {**gitlab_ci_variables(project), **gitlab_variables(job), "TMPDIR": str(first),
