@@ -14,6 +14,8 @@ from fixturelib import SHARED, label_of
 
 from buildlog.outputs import KEYS
 
+pytestmark = pytest.mark.packaging  # the action installs buildlog from its own source
+
 S01 = SHARED / "s01-cold-plain.log"  # success, pushed, cache cold
 S02 = SHARED / "s02-warm-plain.log"  # success, cache warm
 S04 = SHARED / "s04-fail-exit1-plain.log"  # build-step, not retryable

@@ -49,16 +49,18 @@ def gitlab_ci_variables(project: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def wheel() -> Path:
-    return built_wheel()
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the wheel `python -m build` made, the runner's TMPDIR): the jobs of this module run on one "shell runner",
+    so the first installs buildlog and the others reuse it."""
+    return built_wheel(), tmp_path_factory.mktemp("runner-tmp")
 
 
-def run_job(tmp_path: Path, wheel: Path, **given: Any) -> tuple[dict[str, Any], Any, Path]:
-    name, job = job_of({"package": str(wheel), **given})
+def run_job(tmp_path: Path, wheel: tuple[Path, Path], **given: Any) -> tuple[dict[str, Any], Any, Path]:
+    name, job = job_of({"package": str(wheel[0]), **given})
     project = tmp_path / "project"
-    project.mkdir()
+    project.mkdir(parents=True)
     variables = {**gitlab_ci_variables(project), **gitlab_variables(job), "CI_JOB_NAME": name,
-                 "TMPDIR": str(tmp_path)}
+                 "TMPDIR": str(wheel[1])}
     proc = run_gitlab_job(job, project, variables)
     return job, proc, project
 
@@ -91,7 +93,8 @@ def test_inputs_are_typed() -> None:
         component_inputs(spec, {})  # run is required
 
 
-def test_transient_failures_exit_75_with_the_report(tmp_path: Path, wheel: Path) -> None:
+@pytest.mark.packaging
+def test_transient_failures_exit_75_with_the_report(tmp_path: Path, wheel: tuple[Path, Path]) -> None:
     job, proc, project = run_job(tmp_path, wheel, run=replay(tmp_path / "state", S08), attempts=2, backoff=0)
     assert proc.returncode == 75, proc.stderr
     assert proc.returncode in job["retry"]["exit_codes"]  # so GitLab re-runs the job
@@ -106,7 +109,8 @@ def test_transient_failures_exit_75_with_the_report(tmp_path: Path, wheel: Path)
     assert "registry-unavailable" in summary and "| 2/2 |" in summary
 
 
-def test_a_retry_that_succeeds(tmp_path: Path, wheel: Path) -> None:
+@pytest.mark.packaging
+def test_a_retry_that_succeeds(tmp_path: Path, wheel: tuple[Path, Path]) -> None:
     marker = tmp_path / "before-retry"
     _job, proc, project = run_job(tmp_path, wheel, run=replay(tmp_path / "state", S06, S01), backoff=0,
                                  **{"before-retry": f"touch {marker}"})
@@ -118,7 +122,8 @@ def test_a_retry_that_succeeds(tmp_path: Path, wheel: Path) -> None:
     assert report["BUILDLOG_IMAGE_DIGEST"] in S01.read_text()
 
 
-def test_build_failure_keeps_its_exit_code(tmp_path: Path, wheel: Path) -> None:
+@pytest.mark.packaging
+def test_build_failure_keeps_its_exit_code(tmp_path: Path, wheel: tuple[Path, Path]) -> None:
     _, proc, project = run_job(tmp_path, wheel, run=replay(tmp_path / "state", S04, S01), summary=False,
                                dotenv="out.env")
     assert proc.returncode == 1  # not 75: GitLab does not re-run a build that fails for a reason of its own
@@ -127,25 +132,32 @@ def test_build_failure_keeps_its_exit_code(tmp_path: Path, wheel: Path) -> None:
     assert not (project / "build-summary.md").exists()
 
 
-def test_the_build_command_sees_the_jobs_variables(tmp_path: Path, wheel: Path) -> None:
+@pytest.mark.packaging
+def test_the_build_command_sees_the_jobs_variables(tmp_path: Path, wheel: tuple[Path, Path]) -> None:
     seen = tmp_path / "seen"
     _, proc, _ = run_job(tmp_path, wheel, run=f'echo "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA" > {seen}', attempts=1)
     assert proc.returncode == 0, proc.stderr
     assert seen.read_text().strip() == "registry.example.com/acme/app:0123456789abcdef0123456789abcdef01234567"
 
 
-def test_a_second_job_on_the_same_runner_reuses_buildlog(tmp_path: Path, wheel: Path) -> None:
-    # without `package`, an environment already on the machine is used as it is (a shell runner's /tmp)
-    first = tmp_path / "first"
-    first.mkdir()
-    _, proc, _ = run_job(first, wheel, run="true", attempts=1)
+@pytest.mark.packaging
+def test_a_second_job_on_the_same_runner_reuses_buildlog(tmp_path: Path, wheel: tuple[Path, Path]) -> None:
+    _, proc, _ = run_job(tmp_path / "first", wheel, run="true", attempts=1)
     assert proc.returncode == 0, proc.stderr
-    _name, job = job_of({"run": "true", "attempts": 1})
-    project = first / "again"
+    # nothing could be installed now: the job works only with the environment the first one left
+    _, job = job_of({"package": str(wheel[0]), "run": "true", "attempts": 1})
+    project = tmp_path / "again"
     project.mkdir()
-    env = {**gitlab_ci_variables(project), **gitlab_variables(job), "TMPDIR": str(first),
-           "PIP_NO_INDEX": "1"}  # nothing could be installed now
+    env = {**gitlab_ci_variables(project), **gitlab_variables(job), "TMPDIR": str(wheel[1]), "PIP_NO_INDEX": "1",
+           "PIP_FIND_LINKS": ""}
     proc = run_gitlab_job(job, project, env)
     assert proc.returncode == 0, proc.stderr
-    assert "Successfully installed" not in proc.stdout + proc.stderr
     assert parse_gitlab_dotenv((project / "buildlog.env").read_text())["BUILDLOG_OUTCOME"] == "success"
+
+
+def test_script_text_gets_numbers_and_booleans() -> None:
+    _, job = job_of({"run": "x", "attempts": 4, "backoff": 2.5, "max-time": 600, "summary": False})
+    script = "\n".join(job["script"])
+    assert "--attempts 4 --backoff 2.5" in script and "--max-time 600" in script
+    assert '[ "false" = true ]' in script
+    assert all(isinstance(v, (str, dict)) for v in job["variables"].values())

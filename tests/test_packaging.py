@@ -18,6 +18,8 @@ from packaging_helpers import built_dists
 import buildlog
 from buildlog.summary import SCHEMA
 
+pytestmark = pytest.mark.packaging
+
 SAMPLE = ROOT / "samples" / "s04-fail-exit1-plain.log"
 
 
