@@ -157,3 +157,15 @@ def test_run_outputs_when_the_command_cannot_start(tmp_path: Path) -> None:
     assert values["outcome"] == "incomplete" and values["retryable"] == "false"
     assert "command not found" in values["reason"]
     assert values["attempts"] == "1" and values["cache-state"] == "none"
+
+
+def test_run_outputs_when_the_command_fails_after_a_good_build(tmp_path: Path) -> None:
+    # `docker buildx build ... && ./smoke-test`: the build succeeded, the command exited 3
+    out = tmp_path / "github_output"
+    command = [sys.executable, str(REPLAY), str(tmp_path / "state"), f"{S01}:3"]
+    proc = buildlog("run", "--github-output", "--", *command, env={"GITHUB_OUTPUT": str(out)})
+    assert proc.returncode == 3
+    values = parse_github_file(out.read_text())
+    assert values["outcome"] == "failure" and values["failure-class"] == "" and values["retryable"] == "false"
+    assert values["reason"] == "The command exited with code 3 although the build in its log succeeded."
+    assert values["image-digest"] in S01.read_text()  # the build did push
