@@ -18,7 +18,7 @@ from .sources import parse_file
 from .summary import LogSummary, summarize_events
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="Structured events and verdicts from docker buildx / BuildKit logs.",
     pretty_exceptions_enable=False,
@@ -27,8 +27,19 @@ app = typer.Typer(
 EXIT_USAGE = 2
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"buildlog {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     """Structured events and verdicts from docker buildx / BuildKit logs."""
 
 FileArg = Annotated[str, typer.Argument(help="Log file to read, or - for standard input.")]
@@ -102,6 +113,25 @@ RulesOpt = Annotated[
 ]
 
 
+GithubOutputOpt = Annotated[bool, typer.Option("--github-output", help="Append the step outputs (outcome, "
+                                               "failure-class, ...: docs/cli.md) to $GITHUB_OUTPUT.")]
+DotenvOpt = Annotated[str | None, typer.Option("--dotenv", help="Write the step outputs as a dotenv file "
+                                               "(GitLab's artifacts:reports:dotenv).")]
+
+
+def _output_targets(github_output: bool, dotenv: str | None) -> tuple[str | None, str | None]:
+    """Where the step outputs go; exit 2 before anything runs when a target cannot be used."""
+    if not github_output and not dotenv:
+        return None, None
+    from .outputs import OutputError, check_dotenv_path, github_output_path
+
+    try:
+        return (github_output_path() if github_output else None), (check_dotenv_path(dotenv) if dotenv else None)
+    except OutputError as exc:
+        typer.echo(f"buildlog: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 def _summarize(file: str, rules: list[str] | None, input_format: str = "auto") -> LogSummary:
     from .rules import DEFAULT_RULES, load_rules
 
@@ -121,12 +151,15 @@ def summary(
                                                "(default: when standard output is a terminal).")] = None,
     rules: RulesOpt = None,
     input_format: InputFormatOpt = "auto",
+    github_output: GithubOutputOpt = False,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Summarise a build log: verdict, cache, steps, slowest steps, pushes, warnings."""
     if format not in ("text", "json", "markdown"):
         typer.echo(f"buildlog: unknown --format {format!r} (text, json or markdown)", err=True)
         raise typer.Exit(EXIT_USAGE)
     check_input_format(input_format)
+    output_targets = _output_targets(github_output, dotenv)
     result = _summarize(file, rules, input_format)
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n")
@@ -139,6 +172,14 @@ def summary(
 
         use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
         sys.stdout.write(render_text(result, color=use_color))
+    if any(output_targets):
+        from .outputs import summary_outputs, write_outputs
+
+        errors = write_outputs(summary_outputs(result), *output_targets)
+        for message in errors:
+            typer.echo(f"buildlog: {message}", err=True)
+        if errors:
+            raise typer.Exit(EXIT_USAGE)
 
 
 @app.command()
@@ -172,6 +213,8 @@ def run(
                                                  "attempt to $GITHUB_STEP_SUMMARY.")] = False,
     kill_grace: Annotated[float, typer.Option("--kill-grace", help="Seconds between passing on SIGINT/SIGTERM "
                                               "and SIGKILL.")] = 10.0,
+    github_output: GithubOutputOpt = False,
+    dotenv: DotenvOpt = None,
 ) -> None:
     """Run a build command, pass its output through untouched, retry it only when the failure is transient.
 
@@ -199,6 +242,7 @@ def run(
         ruleset = load_rules(rules) if rules else DEFAULT_RULES
     except (OSError, ValueError) as exc:
         raise usage(f"bad --rules: {exc}") from None
+    output_targets = _output_targets(github_output, dotenv)
     github_path = os.environ.get("GITHUB_STEP_SUMMARY") if github_summary else None
     if github_summary and not github_path:
         typer.echo("buildlog: --github-summary: $GITHUB_STEP_SUMMARY is not set; no job summary written", err=True)
@@ -216,6 +260,11 @@ def run(
                 f.write(text)
         except OSError as exc:
             typer.echo(f"buildlog: cannot write {path}: {exc.strerror or exc}", err=True)
+    if any(output_targets):
+        from .outputs import run_outputs, write_outputs
+
+        for message in write_outputs(run_outputs(result), *output_targets):
+            typer.echo(f"buildlog: {message}", err=True)
     raise typer.Exit(result.exit_code)
 
 
