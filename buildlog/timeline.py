@@ -486,3 +486,35 @@ def timeline_of(events: Iterable[ev.Event]) -> LogTimeline:
     for e in events:
         builder.feed(e)
     return builder.result()
+
+
+def summarize_with_timeline(events: Iterable[ev.Event], rules: Any = None) -> tuple[Any, LogTimeline]:
+    """One pass over the events: the ``LogSummary`` and the ``LogTimeline`` (what every picture needs)."""
+    from .summary import Summarizer
+
+    summarizer = Summarizer(rules)
+    builder = TimelineBuilder()
+    for e in events:
+        summarizer.feed(e)
+        builder.feed(e)
+    return summarizer.close(), builder.result()
+
+
+def pick_steps(build: BuildTimeline, limit: int, keep: Iterable[int] = ()) -> tuple[list[VertexTimeline], int]:
+    """The vertices a picture shows: those in ``keep`` (the failed one), then the ``limit`` that ran longest, then
+    cached Dockerfile steps while there is room; in start order. Also how many were left out."""
+    keep_set = set(keep)
+    shown = [v for v in build.vertices if v.spans or v.cached_at is not None]
+    kept = [v for v in shown if v.vertex in keep_set]
+    ran = sorted((v for v in shown if v.spans and v.vertex not in keep_set), key=lambda v: (-v.seconds, v.vertex))
+    cached = [v for v in shown if not v.spans and v.vertex not in keep_set and v.info.kind == "step"]
+    chosen = kept + (ran + cached)[:max(0, limit)]
+    chosen.sort(key=lambda v: (v.start if v.start is not None else 0.0, v.vertex))
+    return chosen, len(shown) - len(chosen)
+
+
+def failed_vertex(build: BuildTimeline, step: str | None) -> int | None:
+    """The errored vertex named ``step`` (the summary's failed step), if the timeline has it."""
+    if step is None:
+        return None
+    return next((v.vertex for v in build.vertices if v.name == step and v.status == "errored"), None)
