@@ -202,6 +202,46 @@ def trace(
 
 
 @app.command()
+def report(
+    paths: Annotated[list[str], typer.Argument(help="Log files (a directory: the *.log files under it).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")] = "report.html",
+    by: Annotated[str, typer.Option("--by", help="Many logs: group them by dir (their directory), prefix (file "
+                                    "name up to the first -), format, or none.")] = "dir",
+    rules: RulesOpt = None,
+    input_format: InputFormatOpt = "auto",
+) -> None:
+    """Write one self-contained HTML file of charts: for one log its verdict, cache and waterfall; for many, the
+    fleet's hit ratio and duration over time, cold against warm, failure classes, cache-busting steps. Needs the
+    extra: pip install 'buildx-log[report]'."""
+    from .report import GROUPINGS, ReportUnavailable, _plotly, expand_paths, facts_of, report_many, report_one
+
+    check_input_format(input_format)
+    if by not in GROUPINGS:
+        typer.echo(f"buildlog: unknown --by {by!r} ({', '.join(GROUPINGS)})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        _plotly()  # before reading every log
+    except ReportUnavailable as exc:
+        typer.echo(f"buildlog: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    files = expand_paths(paths)
+    if not files:
+        typer.echo("buildlog: no log files in " + " ".join(paths), err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if len(files) == 1:
+        result, timed = _summarize_timed(files[0], rules, input_format)
+        page = report_one(files[0], result, timed)
+    else:
+        facts = []
+        for path in files:
+            result, timed = _summarize_timed(path, rules, input_format)
+            facts.append(facts_of(path, result, timed, by))
+        page = report_many(facts, by)
+    _write_output(output, page)
+    typer.echo(f"buildlog: wrote {output} ({len(files)} log{'s' if len(files) != 1 else ''})", err=True)
+
+
+@app.command()
 def classify(file: FileArg = "-", rules: RulesOpt = None, input_format: InputFormatOpt = "auto") -> None:
     """One line (class: reason) and an exit code: 0 success, 1 failure not worth retrying (canceled included),
     75 failure worth retrying, 3 incomplete log, 2 bad usage or unreadable input."""

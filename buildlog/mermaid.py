@@ -30,7 +30,7 @@ def mermaid_text(text: str, width: int = NAME_WIDTH) -> str:
 
 
 def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 def gantt(build: BuildTimeline, failed_step: str | None = None, title: str | None = None,

@@ -471,7 +471,7 @@ def _place(builds: list[BuildTimeline]) -> None:
     origins = [to_epoch(b.started_at) if b.started_at else None for b in builds]
     if builds and all(o is not None for o in origins):
         first = min(o for o in origins if o is not None)
-        for b, o in zip(builds, origins):
+        for b, o in zip(builds, origins, strict=True):
             assert o is not None
             b.offset = round(o - first, 9)
         return
