@@ -324,6 +324,8 @@ class _BuildFold:
             # shown it late (Docker 20.10 holds a vertex's lines back while it shows another), but it prints DONE
             # when it happens, so the vertex ended now and started its run time ago (not after it was shown).
             start = min(start, max(0.0, self.clock - own))
+        if tl.spans:
+            start = max(start, tl.spans[-1].end)  # a run again: after the one before
         self.basis.add(BASIS_DONE)
         end = start + own
         tl.spans.append(Span(start, end))
