@@ -63,6 +63,8 @@ def gantt(build: BuildTimeline, failed_step: str | None = None, title: str | Non
             tags = "crit, "
         else:
             tags = ""
+        if v.status in ("unfinished", "canceled"):
+            name += f" ({v.status})"  # still running when the log ended, or stopped
         end = max(v.end or start, start + least)
         sections.setdefault(section, []).append(f"    {name} :{tags}v{v.vertex}, {_ms(start)}, {_ms(end)}")
     for section, tasks in sections.items():
