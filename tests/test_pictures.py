@@ -122,7 +122,7 @@ def hostile_events() -> list[ev.Event]:
 
 
 def test_hostile_names_cannot_break_the_chart() -> None:
-    summary, timeline = summarize_with_timeline(hostile_events())
+    _summary, timeline = summarize_with_timeline(hostile_events())
     md = gantt_markdown(timeline.last)
     blocks = mermaid_blocks(md)
     assert len(blocks) == 1  # no name ends the fence early

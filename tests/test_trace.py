@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def test_trace_against_the_events(log: Path) -> None:
         runs.sort()
         for a, b in runs:
             assert b >= a >= 0, (key, a, b)
-        for (_a1, b1), (a2, _b2) in zip(runs, runs[1:], strict=False):
+        for (_a1, b1), (a2, _b2) in pairwise(runs):
             assert a2 >= b1 - EPS_US, f"spans of vertex {key[1]} overlap: {runs}"
 
     for (pid, _tid), runs in spans.items():
@@ -134,8 +135,8 @@ def test_rawjson_spans_are_the_vertex_timing(log: Path) -> None:
     assert checked >= 5
 
 
-@pytest.mark.parametrize("log", [p for p in LOGS if "plain" in p.name or p.name.startswith("docker20-")
-                                 and "tty" not in p.name and "legacy" not in p.name], ids=lambda p: p.stem)
+@pytest.mark.parametrize("log", [p for p in LOGS if "plain" in p.name or (
+    p.name.startswith("docker20-") and "tty" not in p.name and "legacy" not in p.name)], ids=lambda p: p.stem)
 def test_plain_spans_last_what_done_says(log: Path) -> None:
     events, doc = trace_of(log)
     assert doc["otherData"]["timing"] == "reconstructed"
