@@ -142,7 +142,8 @@ def test_gantt_charts_render_with_mermaid(tmp_path: Path) -> None:
     sources = {"hostile": gantt_markdown(timeline.last)}
     for log in shared_logs():  # the unit tests lex the charts of every fixture; these are drawn too
         summary, timed = summarize_with_timeline(buildlog.parse_path(log))
-        blocks = re.findall(r"^```mermaid\n.*?^```$", render_markdown(summary, timeline=timed), re.MULTILINE | re.DOTALL)
+        md_text = render_markdown(summary, timeline=timed)
+        blocks = re.findall(r"^```mermaid\n.*?^```$", md_text, re.MULTILINE | re.DOTALL)
         if blocks:
             sources[log.stem] = blocks[0]
     assert len(sources) == len(shared_logs()) + 1
