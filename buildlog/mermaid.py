@@ -4,11 +4,11 @@ Cached steps are milestones (diamonds), steps that ran are bars, the critical pa
 is ``active, crit`` and named ``FAILED``. At most ``limit`` steps (the longest) plus the failed one are drawn.
 
 Names come from the log, so nothing in them may reach Mermaid's grammar: ``:`` ends a task's name, ``#...;`` is an
-entity, a line starting with ``%%`` is a comment and one starting with a keyword (``section``, ``click``,
-``title``...) is that keyword, ``<`` starts HTML, and a backtick fence would end the Markdown block.
-``mermaid_text`` puts a look-alike in place of each such character and a space in place of control characters, and
-every task name starts with its vertex number, so no name starts with a keyword or ``%%`` (``%`` and ``;`` inside a
-name are read as text: tests/mermaid_lexer.py has the lexer's rules).
+entity, ``%%{...}%%`` anywhere is a directive, a line starting with ``%%`` is a comment and one starting with a
+keyword (``section``, ``click``, ``title``...) is that keyword, ``<`` starts HTML, and a backtick fence would end
+the Markdown block. ``mermaid_text`` puts a look-alike in place of each such character and a space in place of
+control characters, and every task name starts with its vertex number, so no name starts with a keyword or ``%%``
+(``%`` and ``;`` inside a name are read as text: tests/mermaid_lexer.py has the lexer's rules).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ NAME_WIDTH = 60
 
 # What Mermaid (or the Markdown around it) would read as syntax, and a harmless look-alike for each.
 # (Common fonts draw these; fullwidth forms show as empty boxes in many.)
-_LOOKALIKES = str.maketrans({":": "꞉", "#": "♯", "`": "ˋ", "<": "‹", ">": "›"})
+_LOOKALIKES = str.maketrans({":": "꞉", "#": "♯", "`": "ˋ", "<": "‹", ">": "›", "{": "❴", "}": "❵"})
 
 
 def mermaid_text(text: str, width: int = NAME_WIDTH) -> str:
