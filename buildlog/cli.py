@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
@@ -132,15 +132,39 @@ def _output_targets(github_output: bool, dotenv: str | None) -> tuple[str | None
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def _summarize(file: str, rules: list[str] | None, input_format: str = "auto") -> LogSummary:
+def _ruleset(rules: list[str] | None) -> Any:
     from .rules import DEFAULT_RULES, load_rules
 
     try:
-        ruleset = load_rules(rules) if rules else DEFAULT_RULES
+        return load_rules(rules) if rules else DEFAULT_RULES
     except (OSError, ValueError) as exc:
         typer.echo(f"buildlog: bad --rules: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    return summarize_events(read_events(file, input_format), ruleset)
+
+
+def _summarize(file: str, rules: list[str] | None, input_format: str = "auto") -> LogSummary:
+    return summarize_events(read_events(file, input_format), _ruleset(rules))
+
+
+def _summarize_timed(file: str, rules: list[str] | None, input_format: str = "auto") -> tuple[LogSummary, Any]:
+    """The summary and the timeline (buildlog.timeline), in one pass."""
+    from .timeline import summarize_with_timeline
+
+    summary, timeline = summarize_with_timeline(read_events(file, input_format), _ruleset(rules))
+    return summary, timeline
+
+
+def _write_output(path: str | None, text: str) -> None:
+    """To a file, or standard output for None or -; exit 2 when the file cannot be written."""
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        typer.echo(f"buildlog: cannot write {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @app.command()
@@ -153,25 +177,43 @@ def summary(
     input_format: InputFormatOpt = "auto",
     github_output: GithubOutputOpt = False,
     dotenv: DotenvOpt = None,
+    timeline: Annotated[bool, typer.Option("--timeline", help="Text: add a waterfall of the steps, one bar per "
+                                           "step, as wide as the terminal.")] = False,
+    gantt_steps: Annotated[int, typer.Option("--gantt-steps", help="Markdown: the most steps its gantt chart "
+                                             "draws (the longest; the failed step always); 0: no chart.")] = 25,
 ) -> None:
     """Summarise a build log: verdict, cache, steps, slowest steps, pushes, warnings."""
     if format not in ("text", "json", "markdown"):
         typer.echo(f"buildlog: unknown --format {format!r} (text, json or markdown)", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if timeline and format != "text":
+        typer.echo("buildlog: --timeline is for --format text (markdown has its gantt chart)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if gantt_steps < 0:
+        typer.echo("buildlog: --gantt-steps cannot be negative", err=True)
+        raise typer.Exit(EXIT_USAGE)
     check_input_format(input_format)
     output_targets = _output_targets(github_output, dotenv)
-    result = _summarize(file, rules, input_format)
+    timed = None
+    if timeline or (format == "markdown" and gantt_steps > 0):
+        result, timed = _summarize_timed(file, rules, input_format)
+    else:
+        result = _summarize(file, rules, input_format)
     if format == "json":
         sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n")
     elif format == "markdown":
         from .render import render_markdown
 
-        sys.stdout.write(render_markdown(result))
+        sys.stdout.write(render_markdown(result, timeline=timed, gantt_steps=gantt_steps))
     else:
         from .render import render_text
 
         use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
         sys.stdout.write(render_text(result, color=use_color))
+        if timed is not None:
+            from .waterfall import render_waterfall
+
+            sys.stdout.write(render_waterfall(result, timed, color=use_color))
     if any(output_targets):
         from .outputs import summary_outputs, write_outputs
 
@@ -180,6 +222,64 @@ def summary(
             typer.echo(f"buildlog: {message}", err=True)
         if errors:
             raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def trace(
+    file: FileArg = "-",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the trace here (default: standard "
+                                               "output).")] = None,
+    rules: RulesOpt = None,
+    input_format: InputFormatOpt = "auto",
+) -> None:
+    """Write the build as a Chrome trace (JSON), for Perfetto or chrome://tracing: one track per vertex
+    (docs/trace.md)."""
+    from .trace import to_trace
+
+    check_input_format(input_format)
+    result, timeline = _summarize_timed(file, rules, input_format)
+    data = to_trace(timeline, result, source=None if file == "-" else os.path.basename(file))
+    _write_output(output, json.dumps(data, ensure_ascii=True, separators=(",", ":")) + "\n")
+
+
+@app.command()
+def report(
+    paths: Annotated[list[str], typer.Argument(help="Log files (a directory: the *.log files under it).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")] = "report.html",
+    by: Annotated[str, typer.Option("--by", help="Many logs: group them by dir (their directory), prefix (file "
+                                    "name up to the first -), format, or none.")] = "dir",
+    rules: RulesOpt = None,
+    input_format: InputFormatOpt = "auto",
+) -> None:
+    """Write one self-contained HTML file of charts: for one log its verdict, cache and waterfall; for many, the
+    fleet's hit ratio and duration over time, cold against warm, failure classes, cache-busting steps. Needs the
+    extra: pip install 'buildx-log[report]'."""
+    from .report import GROUPINGS, ReportUnavailable, _plotly, expand_paths, facts_of, report_many, report_one
+
+    check_input_format(input_format)
+    if by not in GROUPINGS:
+        typer.echo(f"buildlog: unknown --by {by!r} ({', '.join(GROUPINGS)})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        _plotly()  # before reading every log
+    except ReportUnavailable as exc:
+        typer.echo(f"buildlog: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    files = expand_paths(paths)
+    if not files:
+        typer.echo("buildlog: no log files in " + " ".join(paths), err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if len(files) == 1:
+        result, timed = _summarize_timed(files[0], rules, input_format)
+        page = report_one(files[0], result, timed)
+    else:
+        facts = []
+        for path in files:
+            result, timed = _summarize_timed(path, rules, input_format)
+            facts.append(facts_of(path, result, timed, by))
+        page = report_many(facts, by)
+    _write_output(output, page)
+    typer.echo(f"buildlog: wrote {output} ({len(files)} log{'s' if len(files) != 1 else ''})", err=True)
 
 
 @app.command()
@@ -248,7 +348,8 @@ def run(
         typer.echo("buildlog: --github-summary: $GITHUB_STEP_SUMMARY is not set; no job summary written", err=True)
 
     result = run_with_retries(command, attempts=attempts, backoff=backoff, max_time=max_time,
-                              before_retry=before_retry, rules=ruleset, kill_grace=kill_grace)
+                              before_retry=before_retry, rules=ruleset, kill_grace=kill_grace,
+                              timeline=github_path is not None or (summary_file is not None and format == "markdown"))
     # A summary that cannot be written is reported, but does not change the build's exit code.
     outputs = [(summary_file, "w", format)] if summary_file else []
     if github_path:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .summary import BuildSummary, LogSummary
+
+if TYPE_CHECKING:
+    from .timeline import LogTimeline
 
 NAME_WIDTH = 72
 
@@ -102,8 +107,10 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
-def render_markdown(summary: LogSummary, title: str = "Build") -> str:
-    """For a CI job summary: a verdict line, a small table, collapsed details."""
+def render_markdown(summary: LogSummary, title: str = "Build", timeline: LogTimeline | None = None,
+                    gantt_steps: int = 25) -> str:
+    """For a CI job summary: a verdict line, a small table, a Mermaid gantt of the steps when ``timeline`` is given
+    (at most ``gantt_steps`` of them, and the failed one), collapsed details."""
     b = summary.last
     if b is None:
         return f"### ⚠️ {title}: no build found in this log\n"
@@ -135,6 +142,15 @@ def render_markdown(summary: LogSummary, title: str = "Build") -> str:
     if summary.attempts > 1:
         rows.append(("Builds in log", str(summary.attempts)))
     out += ["| | |", "|---|---|"] + [f"| **{k}** | {v} |" for k, v in rows] + [""]
+    timed = next((t for t in timeline.builds if t.index == b.index), None) if timeline is not None else None
+    if timed is not None:
+        from .mermaid import gantt_markdown
+
+        chart = gantt_markdown(timed, f.step if f is not None else None,
+                               f"{title} {b.index} · {b.outcome}" if summary.attempts > 1 else f"{title} · {b.outcome}",
+                               gantt_steps)
+        if chart:
+            out += [chart]
     if b.slowest:
         out += ["<details><summary>Slowest steps</summary>", "", "| seconds | step |", "|---:|---|"]
         out += [f"| {s:.1f} | `{_md(_short(n))}` |" for n, s in b.slowest]

@@ -48,6 +48,7 @@ import attrs
 from .parser import Parser
 from .rules import RuleSet
 from .summary import LogSummary, Summarizer
+from .timeline import LogTimeline, TimelineBuilder
 from .verdict import EXIT_RETRYABLE, EXIT_USAGE
 
 __all__ = [
@@ -107,6 +108,7 @@ class Attempt:
     delay_s: float | None = None  # the wait before the next attempt, when one followed
     note: str | None = None  # what went wrong on our side (the command could not start, the parser failed)
     started: bool = True  # False when the command could not be started at all
+    timeline: LogTimeline | None = None  # when the run was asked for one (a Markdown summary draws it)
 
     @property
     def outcome(self) -> str:
@@ -255,11 +257,12 @@ class _LogReader:
     """Feeds both pipes into one Parser, a whole line at a time per pipe, so that a line of stdout is never
     spliced into an unfinished line of stderr; the events go into the attempt's Summarizer."""
 
-    def __init__(self, rules: RuleSet | None) -> None:
+    def __init__(self, rules: RuleSet | None, timeline: bool = False) -> None:
         # Long lines are handed over in pieces of this size: a 20 MB line of output never sits in memory whole,
         # and pieces this small keep the allocator from holding on to megabytes between them.
         self.parser = Parser(max_line=_LINE_PIECE)
         self.summarizer = Summarizer(rules)
+        self.timeline = TimelineBuilder() if timeline else None
         self.pending: dict[int, bytearray] = {}
         self.error: str | None = None
 
@@ -268,8 +271,11 @@ class _LogReader:
             return
         try:
             feed = self.summarizer.feed
+            timeline = self.timeline
             for event in self.parser.feed(data):
                 feed(event)
+                if timeline is not None:
+                    timeline.feed(event)
         except Exception as exc:
             # The build matters more than its verdict: keep passing the output through, make no retry decision.
             self.error = f"{type(exc).__name__}: {exc}"
@@ -306,6 +312,8 @@ class _LogReader:
             try:
                 for event in self.parser.close():
                     self.summarizer.feed(event)
+                    if self.timeline is not None:
+                        self.timeline.feed(event)
             except Exception as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
         if self.error is not None:
@@ -455,6 +463,7 @@ def run_with_retries(
     jitter: float = DEFAULT_JITTER,
     handle_signals: bool = True,
     on_attempt: Callable[[Attempt], None] | None = None,
+    timeline: bool = False,
 ) -> RunResult:
     """Run ``argv``, passing its output through, and retry it while it fails transiently (see the module doc).
 
@@ -463,7 +472,8 @@ def run_with_retries(
     attempt may start; it does not cut a running attempt short. ``stdout``/``stderr`` default to this process's
     binary streams. ``handle_signals`` installs the SIGINT/SIGTERM/SIGHUP forwarding (main thread only).
     ``on_attempt`` is called with each finished attempt. Lines of ours (``buildlog: ...``) go to ``stderr``
-    only when there is something to say: a failure, a retry, a success after retries.
+    only when there is something to say: a failure, a retry, a success after retries. ``timeline`` keeps each
+    attempt's timeline too (``Attempt.timeline``), which the Markdown summary draws as a gantt chart.
     """
     if not argv:
         raise ValueError("no command to run")
@@ -493,7 +503,7 @@ def run_with_retries(
         for number in range(1, attempts + 1):
             if signals.received is not None:
                 return interrupted()
-            attempt = _run_attempt(number, argv, env, cwd, rules, sinks, signals)
+            attempt = _run_attempt(number, argv, env, cwd, rules, sinks, signals, timeline)
             done.append(attempt)
             if on_attempt is not None:
                 on_attempt(attempt)
@@ -562,7 +572,7 @@ def _describe(attempt: Attempt) -> str:
 
 def _run_attempt(number: int, argv: list[str], env: Mapping[str, str] | None,
                  cwd: str | os.PathLike[str] | None, rules: RuleSet | None, sinks: Mapping[int, _Sink],
-                 signals: _Signals) -> Attempt:
+                 signals: _Signals, timeline: bool = False) -> Attempt:
     started = time.monotonic()
     try:
         proc = _spawn(argv, env, cwd)
@@ -575,7 +585,7 @@ def _run_attempt(number: int, argv: list[str], env: Mapping[str, str] | None,
     except OSError as exc:
         return Attempt(number, EXIT_NOT_EXECUTABLE, 0.0, Summarizer().close(),
                        note=f"cannot run {argv[0]!r}: {exc.strerror or exc}", started=False)
-    reader = _LogReader(rules)
+    reader = _LogReader(rules, timeline)
     signals.child = proc
     try:
         if signals.received is not None:  # a signal that came while the command was being started
@@ -587,7 +597,8 @@ def _run_attempt(number: int, argv: list[str], env: Mapping[str, str] | None,
     code, sig = _shell_code(returncode)
     summary = reader.close()
     note = f"could not read the log ({reader.error}); no retry decision" if reader.error else None
-    return Attempt(number, code, time.monotonic() - started, summary, signal=sig, note=note)
+    timed = reader.timeline.result() if reader.timeline is not None and reader.error is None else None
+    return Attempt(number, code, time.monotonic() - started, summary, signal=sig, note=note, timeline=timed)
 
 
 def _run_hook(command: str | Sequence[str], env: Mapping[str, str] | None, cwd: str | os.PathLike[str] | None,
@@ -645,10 +656,12 @@ def render_run_markdown(result: RunResult) -> str:
     lines.append("")
     for a in result.attempts[:-1]:
         lines += [f"<details><summary>Attempt {a.number}: {a.failure_class or a.outcome}</summary>", "",
-                  render_markdown(a.summary, title=f"Attempt {a.number}").rstrip("\n"), "", "</details>", ""]
+                  render_markdown(a.summary, title=f"Attempt {a.number}", timeline=a.timeline).rstrip("\n"), "",
+                  "</details>", ""]
     if result.attempts:
         last = result.attempts[-1]
-        lines += [render_markdown(last.summary, title=f"Attempt {last.number}").rstrip("\n"), ""]
+        lines += [render_markdown(last.summary, title=f"Attempt {last.number}", timeline=last.timeline).rstrip("\n"),
+                  ""]
     return "\n".join(lines)
 
 
