@@ -20,14 +20,72 @@ FIRST event of such a line carries its raw text and span, the following ones hav
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-from attrs import field, frozen
+from attrs import field
+
+
+class _Value:
+    """Equality, hash and repr for the classes of this module, from their attrs fields.
+
+    attrs would write and compile ``__eq__``, ``__hash__`` and ``__repr__`` for each class, which makes creating the
+    ~70 classes the largest part of ``import buildlog``; these generic ones behave the same: values of the same class
+    with equal fields are equal and hash alike, and the repr is ``Class(field=value, ...)`` without ``raw``."""
+
+    __slots__ = ()
+    _values: ClassVar[Callable[[Any], tuple[Any, ...]]]  # the fields' values, in attrs order
+    _repr_fields: ClassVar[tuple[str, ...]]
+
+    def __eq__(self, other: object) -> bool:
+        cls = self.__class__
+        if other.__class__ is not cls:
+            return NotImplemented
+        return cls._values(self) == cls._values(other)
+
+    def __ne__(self, other: object) -> bool:
+        cls = self.__class__
+        if other.__class__ is not cls:
+            return NotImplemented
+        return cls._values(self) != cls._values(other)
+
+    def __hash__(self) -> int:
+        cls = self.__class__
+        return hash((cls, cls._values(self)))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._repr_fields)
+        return f"{self.__class__.__qualname__}({fields})"
+
+
+if TYPE_CHECKING:  # type checkers know attrs' own decorator; the one below only leaves out what _Value gives
+    from attrs import frozen
+else:
+
+    def frozen(cls: type | None = None, /, **options: Any) -> Any:
+        """``attrs.frozen`` (slotted, immutable) generating only ``__init__``: the rest comes from ``_Value``."""
+
+        def make(c: type) -> type:
+            made = attrs.frozen(c, eq=False, order=False, repr=False, **options)
+            names = tuple(a.name for a in attrs.fields(made))
+            made._values = staticmethod(_getter(names))
+            made._repr_fields = tuple(a.name for a in attrs.fields(made) if a.repr)
+            return made
+
+        return make if cls is None else make(cls)
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    # attrgetter of one name gives the value itself, not a 1-tuple
+    return lambda value: tuple(getattr(value, name) for name in names)
 
 
 @frozen
-class CIPrefix:
+class CIPrefix(_Value):
     """What a CI system added in front of a line, removed before the line was matched."""
 
     timestamp: str | None = None  # GitHub Actions "2024-03-01T12:00:00.1234567Z" or Buildkite epoch ms
@@ -36,7 +94,7 @@ class CIPrefix:
 
 
 @frozen
-class VertexName:
+class VertexName(_Value):
     """A vertex name split into its parts. ``kind`` says which shape it had (see ``vertex_names.py``)."""
 
     kind: str  # step | internal | auth | cache-import | cache-export | image-export | resolve | frontend | other
@@ -58,7 +116,7 @@ class VertexName:
 
 
 @frozen(kw_only=True)
-class Event:
+class Event(_Value):
     """Base of all events."""
 
     line: int

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-import regex
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import regex
 
 CLASSES: tuple[str, ...] = (
     "builder-connection-lost",
@@ -47,25 +46,39 @@ SCOPES = ("final", "step-output")
 
 def _compile(pattern: str | regex.Pattern[str]) -> regex.Pattern[str]:
     if isinstance(pattern, str):
+        import regex  # here rather than at import: see lazyre.py
+
         return regex.compile(pattern, regex.IGNORECASE | regex.DOTALL)
     return pattern
 
 
 @attrs.frozen
 class Rule:
-    """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``."""
+    """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``.
+
+    ``pattern`` is given as text (matched ignoring case, ``.`` matching newlines too) or compiled; text is compiled
+    the first time the rule is tried, so that the table costs nothing to import (see lazyre.py)."""
 
     name: str
-    pattern: regex.Pattern[str] = attrs.field(converter=_compile)
+    source: str | regex.Pattern[str] = attrs.field(alias="pattern")
     failure_class: str = attrs.field(validator=attrs.validators.in_(CLASSES))
     retryable: bool
     reason: str
     scope: str = attrs.field(default="final", validator=attrs.validators.in_(SCOPES))
     style: str | None = None  # only for BuildFailed lines printed in this style (see plain.FINAL_ERRORS)
+    _compiled: regex.Pattern[str] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    @property
+    def pattern(self) -> regex.Pattern[str]:
+        """The compiled pattern."""
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", _compile(self.source))  # a cache: the rule stays the same value
+        assert self._compiled is not None
+        return self._compiled
 
 
 def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, **kw: str) -> Rule:
-    return Rule(name, _compile(pattern), cls, retryable, reason, **kw)
+    return Rule(name, pattern, cls, retryable, reason, **kw)
 
 
 # Ordered: more specific and more "inner" causes first.
@@ -199,6 +212,12 @@ def rules_from_toml(data: str, source: str = "<rules>") -> list[Rule]:
         scope = "final"                     # or "step-output"; optional
 
     Raises ``ValueError`` with the rule's position on any mistake."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    import regex
+
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
@@ -237,5 +256,6 @@ def load_rules(paths: Sequence[str | Path]) -> RuleSet:
     """The built-in table with the rules of these TOML files in front (first file first)."""
     extra: list[Rule] = []
     for path in paths:
-        extra.extend(rules_from_toml(Path(path).read_text(encoding="utf-8"), str(path)))
+        with open(path, encoding="utf-8") as f:
+            extra.extend(rules_from_toml(f.read(), str(path)))
     return DEFAULT_RULES.with_rules(extra)

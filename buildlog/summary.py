@@ -11,17 +11,20 @@ from __future__ import annotations
 import collections
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import regex
 
 from . import events as ev
 from .graph import GraphVertex
 from .graph import critical_path_in as graph_critical_path
 from .graph import first_cache_miss_in as graph_first_miss
+from .lazyre import compiled
 from .rawjson import rfc3339_ns
 from .rules import DEFAULT_RULES, RuleSet
+
+if TYPE_CHECKING:
+    import regex
 
 SCHEMA = "buildlog/summary/1"
 MAX_BUILDS_KEPT = 100
@@ -34,16 +37,16 @@ NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", 
 NOT_CACHEABLE_INSTRUCTIONS = frozenset({"FROM"})
 NOT_CACHEABLE_KINDS = frozenset({"frontend"})
 
-_QUOTED_COMMAND = regex.compile(r'process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[.*\](?=: exit code)',
-                                regex.DOTALL)
+# Patterns compiled on first use (lazyre.py): most logs need none of them.
+_QUOTED_COMMAND = r'(?s)process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[.*\](?=: exit code)'
 
 
 def _blank_command(m: regex.Match[str]) -> str:
     return 'process "COMMAND"' if m.group(0).startswith("process") else "[COMMAND]"
 
 
-_CLIENT_END_WARNINGS = regex.compile(r"No output specified|Build definition .* is empty", regex.IGNORECASE)
-_LOCAL_CACHE_MISSING = regex.compile(r"local cache import at (?P<ref>\S+) not found")
+_CLIENT_END_WARNINGS = r"(?i)No output specified|Build definition .* is empty"
+_LOCAL_CACHE_MISSING = r"local cache import at (?P<ref>\S+) not found"
 
 
 @attrs.define
@@ -426,10 +429,10 @@ class _BuildFold:
     def on_client_warning(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ClientWarning)
         self._warn(None, e.text, None, e.line)
-        m = _LOCAL_CACHE_MISSING.search(e.text)
+        m = compiled(_LOCAL_CACHE_MISSING).search(e.text)
         if m is not None:
             self.extra_imports.append(CacheImport(m["ref"], False))
-        if _CLIENT_END_WARNINGS.search(e.text):
+        if compiled(_CLIENT_END_WARNINGS).search(e.text):
             self.ended_cleanly = True
 
     def on_build_failed(self, e: ev.Event) -> None:
@@ -596,7 +599,7 @@ class _BuildFold:
         if vertex is not None and vertex.output:
             matched = rules.match("\n".join(vertex.output), scope="step-output")
         if matched is None:
-            matched = rules.match(_QUOTED_COMMAND.sub(_blank_command, message), scope="final", style=style)
+            matched = rules.match(compiled(_QUOTED_COMMAND).sub(_blank_command, message), scope="final", style=style)
         if matched is None:
             failure = Failure("unknown", False, "No rule recognises this failure; the decisive line is kept so that "
                               "a rule can be added.", line, text, step, exit_code)

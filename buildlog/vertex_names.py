@@ -9,42 +9,45 @@ image``, ``importing cache manifest from REF``, ``exporting cache to registry``.
 from __future__ import annotations
 
 from functools import lru_cache
-
-import regex
+from typing import TYPE_CHECKING
 
 from .events import VertexName
+from .lazyre import compiled
+
+if TYPE_CHECKING:
+    import regex
 
 # Each shape: (kind, pattern, fixed fields). Named groups in the pattern become VertexName fields of the same name.
-# First match wins. ``rest`` is the name with its leading "[...]" bracket removed.
-NAME_SHAPES: list[tuple[str, regex.Pattern[str], dict[str, str]]] = [
-    ("cache-import", regex.compile(r"importing cache manifest from (?P<ref>\S+)"), {}),
-    ("cache-export", regex.compile(r"exporting cache to registry"), {"backend": "registry"}),
-    ("cache-export", regex.compile(r"exporting to GitHub Actions Cache"), {"backend": "gha"}),
-    ("cache-export", regex.compile(r"exporting to GitHub cache"), {"backend": "gha"}),  # BuildKit 0.11
-    ("cache-export", regex.compile(r"exporting cache to client directory"), {"backend": "local"}),
-    ("cache-export", regex.compile(r"exporting cache to Amazon S3"), {"backend": "s3"}),
-    ("cache-export", regex.compile(r"exporting cache to Azure Blob Storage"), {"backend": "azblob"}),
-    ("cache-export", regex.compile(r"(?:exporting inline cache|preparing layers for inline cache)"),
-     {"backend": "inline"}),
-    ("cache-export", regex.compile(r"exporting cache to (?P<backend>.+)"), {}),
-    ("cache-export", regex.compile(r"exporting cache$"), {"backend": "unknown"}),  # BuildKit <= 0.10 (gha)
-    ("image-export", regex.compile(r"exporting to image$"), {"exporter": "image"}),
-    ("image-export", regex.compile(r"exporting to docker image format"), {"exporter": "docker"}),
-    ("image-export", regex.compile(r"exporting to oci image format"), {"exporter": "oci"}),
-    ("image-export", regex.compile(r"exporting to client directory"), {"exporter": "local"}),
-    ("image-export", regex.compile(r"exporting to client tarball"), {"exporter": "tar"}),
-    ("image-export", regex.compile(r"exporting to (?P<exporter>.+)"), {}),
-    ("resolve", regex.compile(r"resolve image config for (?P<ref>\S+)"), {}),
-    ("frontend", regex.compile(r"(?P<ref>docker-image://\S+)"), {}),
-    ("internal", regex.compile(r"load metadata for (?P<image>\S+)"), {}),
+# First match wins. ``rest`` is the name with its leading "[...]" bracket removed. A pattern is the text of a
+# ``regex`` pattern (compiled on first use, see lazyre.py) or a compiled one.
+NAME_SHAPES: list[tuple[str, str | regex.Pattern[str], dict[str, str]]] = [
+    ("cache-import", r"importing cache manifest from (?P<ref>\S+)", {}),
+    ("cache-export", r"exporting cache to registry", {"backend": "registry"}),
+    ("cache-export", r"exporting to GitHub Actions Cache", {"backend": "gha"}),
+    ("cache-export", r"exporting to GitHub cache", {"backend": "gha"}),  # BuildKit 0.11
+    ("cache-export", r"exporting cache to client directory", {"backend": "local"}),
+    ("cache-export", r"exporting cache to Amazon S3", {"backend": "s3"}),
+    ("cache-export", r"exporting cache to Azure Blob Storage", {"backend": "azblob"}),
+    ("cache-export", r"(?:exporting inline cache|preparing layers for inline cache)", {"backend": "inline"}),
+    ("cache-export", r"exporting cache to (?P<backend>.+)", {}),
+    ("cache-export", r"exporting cache$", {"backend": "unknown"}),  # BuildKit <= 0.10 (gha)
+    ("image-export", r"exporting to image$", {"exporter": "image"}),
+    ("image-export", r"exporting to docker image format", {"exporter": "docker"}),
+    ("image-export", r"exporting to oci image format", {"exporter": "oci"}),
+    ("image-export", r"exporting to client directory", {"exporter": "local"}),
+    ("image-export", r"exporting to client tarball", {"exporter": "tar"}),
+    ("image-export", r"exporting to (?P<exporter>.+)", {}),
+    ("resolve", r"resolve image config for (?P<ref>\S+)", {}),
+    ("frontend", r"(?P<ref>docker-image://\S+)", {}),
+    ("internal", r"load metadata for (?P<image>\S+)", {}),
 ]
 
 # "[builder 3/9] RUN x", "[2/3] RUN x", "[linux/amd64 builder  3/7] ...", "[api build 1/7] ...", "[internal] ..."
-_BRACKET = regex.compile(r"\[(?P<inner>[^\]]*)\] ?(?P<rest>.*)", regex.DOTALL)
-_STEP_NUMBER = regex.compile(r"(?P<index>\d+)/(?P<total>\d+)")
-_PLATFORM = regex.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v\d+)?")
-_INSTRUCTION = regex.compile(r"(?P<instruction>[A-Z]+)(?: (?P<args>.*))?", regex.DOTALL)
-_FROM_IMAGE = regex.compile(r"(?:--\S+ )*(?P<image>\S+)")
+_BRACKET = r"(?s)\[(?P<inner>[^\]]*)\] ?(?P<rest>.*)"
+_STEP_NUMBER = r"(?P<index>\d+)/(?P<total>\d+)"
+_PLATFORM = r"[a-z0-9]+/[a-z0-9_]+(?:/v\d+)?"
+_INSTRUCTION = r"(?s)(?P<instruction>[A-Z]+)(?: (?P<args>.*))?"
+_FROM_IMAGE = r"(?:--\S+ )*(?P<image>\S+)"
 
 # Words that name an instruction but also start internal names; these brackets are not stages.
 _SPECIAL_BRACKETS = {"internal": "internal", "auth": "auth"}
@@ -52,7 +55,7 @@ _SPECIAL_BRACKETS = {"internal": "internal", "auth": "auth"}
 
 def _shape(rest: str) -> VertexName:
     for kind, pattern, fixed in NAME_SHAPES:
-        m = pattern.match(rest)
+        m = compiled(pattern).match(rest)
         if m is not None:
             fields: dict[str, str | None] = dict(fixed)
             fields.update({k: v for k, v in m.groupdict().items() if v is not None})
@@ -63,7 +66,7 @@ def _shape(rest: str) -> VertexName:
 @lru_cache(maxsize=4096)
 def parse_vertex_name(name: str) -> VertexName:
     """Split a vertex name into its parts. Never fails: unknown shapes are ``kind="other"``."""
-    m = _BRACKET.match(name)
+    m = compiled(_BRACKET).match(name)
     if m is None:
         return _shape(name)
     tokens = m["inner"].split()
@@ -71,15 +74,15 @@ def parse_vertex_name(name: str) -> VertexName:
     platform = target = stage = None
     index = total = None
     special = None
-    if tokens and _STEP_NUMBER.fullmatch(tokens[-1]):
-        step = _STEP_NUMBER.fullmatch(tokens.pop())
+    if tokens and compiled(_STEP_NUMBER).fullmatch(tokens[-1]):
+        step = compiled(_STEP_NUMBER).fullmatch(tokens.pop())
         assert step is not None
         index, total = int(step["index"]), int(step["total"])
     if tokens and tokens[-1] in _SPECIAL_BRACKETS:
         special = _SPECIAL_BRACKETS[tokens.pop()]
     names = []
     for tok in tokens:
-        if platform is None and _PLATFORM.fullmatch(tok):
+        if platform is None and compiled(_PLATFORM).fullmatch(tok):
             platform = tok
         else:
             names.append(tok)
@@ -89,12 +92,12 @@ def parse_vertex_name(name: str) -> VertexName:
             target, stage = names[0], " ".join(names[1:])
         elif names:
             stage = names[0]
-        ins = _INSTRUCTION.match(rest)
+        ins = compiled(_INSTRUCTION).match(rest)
         instruction = args = image = None
         if ins is not None:
             instruction, args = ins["instruction"], ins["args"]
             if instruction == "FROM" and args:
-                fm = _FROM_IMAGE.match(args)
+                fm = compiled(_FROM_IMAGE).match(args)
                 image = fm["image"] if fm else None
         return VertexName(kind="step", target=target, platform=platform, stage=stage, index=index, total=total,
                           instruction=instruction, args=args, image=image)
