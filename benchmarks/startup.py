@@ -2,12 +2,19 @@
 
     python3 benchmarks/startup.py                 # best of 7 fresh processes each
     python3 benchmarks/startup.py --repeat 15     # more runs on a busy machine
+    python3 benchmarks/startup.py --no-bytecode   # compiling every module from source each time
     python3 benchmarks/startup.py --importtime    # and the modules that cost the most, from ``-X importtime``
 
-Every figure is the wall time of a fresh process (``subprocess.run``, from fork to exit), the best of
-``--repeat`` runs, the runs of all the commands interleaved so that a burst of load elsewhere hits them all
-alike. The baseline is ``python -c pass`` in the same run: what the interpreter costs before buildlog does
-anything; the rows give the time over it too. The package measured is the one of this checkout (``PYTHONPATH``).
+Every figure is a fresh process (``subprocess``, from fork to exit): its wall time and its CPU time (user + system),
+the best of ``--repeat`` runs, the runs of all the commands interleaved so that a burst of load elsewhere hits them
+all alike. The baseline is ``python -c pass`` in the same run: what the interpreter costs before buildlog does
+anything; the rows give the wall time over it too. The package measured is the one of this checkout
+(``PYTHONPATH``).
+
+Bytecode: an installed package has its modules compiled to ``.pyc`` at install time, so by default the processes
+get a bytecode cache (``PYTHONPYCACHEPREFIX``, a temporary directory filled by an unmeasured first run) even where
+``PYTHONDONTWRITEBYTECODE`` is set. ``--no-bytecode`` measures without it (every module of this checkout compiled
+from source in every process), which is what a checkout used without a cache costs.
 
 The small log is ``s04-fail-exit1-plain.log`` (6 KB, a failed build: the rules run). For each command the script
 also says which of the heavy command-line modules (typer, click, rich, pydantic) the process loaded.
@@ -19,8 +26,10 @@ import argparse
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,17 +65,32 @@ def commands(log: Path) -> dict[str, list[str]]:
     }
 
 
-def environment() -> dict[str, str]:
+def environment(package: Path, bytecode_dir: str | None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(package) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    if bytecode_dir is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = bytecode_dir
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
-def wall(argv: list[str], env: dict[str, str]) -> float:
+def checkout(env: dict[str, str]) -> str:
+    """Where a process runs: in the checkout measured, because ``-c`` and ``-m`` put the current directory first on
+    ``sys.path`` (from another checkout, its buildlog would be measured instead)."""
+    return env["PYTHONPATH"].split(os.pathsep)[0]
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    subprocess.run(argv, env=env, cwd=checkout(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def loaded(argv: list[str], env: dict[str, str]) -> str:
@@ -76,23 +100,24 @@ def loaded(argv: list[str], env: dict[str, str]) -> str:
     else:  # -m buildlog ARGS: run the module the way -m does, after installing the hook
         code = REPORT_LOADED + f"import runpy, sys\nsys.argv = {['buildlog', *argv[3:]]!r}\n" \
             "runpy.run_module('buildlog', run_name='__main__', alter_sys=True)\n"
-    proc = subprocess.run([argv[0], "-c", code], env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run([argv[0], "-c", code], env=env, cwd=checkout(env), capture_output=True,
+                          text=True, check=False)
     found = re.findall(r"^LOADED ?(.*)$", proc.stderr, re.MULTILINE)
     return (found[-1] or "none") if found else "?"
 
 
-def import_profile(argv: list[str], env: dict[str, str], top: int) -> None:
-    """The modules with the largest cumulative import time (µs), from ``-X importtime``, best of three runs."""
+def import_profile(argv: list[str], env: dict[str, str], top: int, repeat: int) -> None:
+    """The modules with the largest cumulative import time, from ``-X importtime``, best of ``repeat`` runs."""
     best: dict[str, tuple[int, int]] = {}
-    for _ in range(3):
-        proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True,
-                              check=False)
+    for _ in range(repeat):
+        proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=checkout(env),
+                              capture_output=True, text=True, check=False)
         for m in re.finditer(r"^import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)$", proc.stderr, re.MULTILINE):
             own, cumulative, name = int(m[1]), int(m[2]), m[4]
             if name not in best or cumulative < best[name][1]:
                 best[name] = (own, cumulative)
     rows = sorted(best.items(), key=lambda kv: -kv[1][1])[:top]
-    print(f"\n-X importtime, {' '.join(argv[1:3])}...: top {top} by cumulative time (ms, best of 3)")
+    print(f"\n-X importtime, {' '.join(argv[1:3])}...: top {top} by cumulative time (ms, best of {repeat})")
     print(f"  {'module':<40} {'self':>8} {'cumulative':>11}")
     for name, (own, cumulative) in rows:
         print(f"  {name:<40} {own / 1000:8.1f} {cumulative / 1000:11.1f}")
@@ -101,35 +126,52 @@ def import_profile(argv: list[str], env: dict[str, str], top: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=7, help="fresh processes per command; the best counts")
+    ap.add_argument("--no-bytecode", action="store_true", help="no bytecode cache: compile every module each time")
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                    help="also measure the buildlog of another checkout (its root directory), interleaved")
     ap.add_argument("--importtime", action="store_true", help="also print the costliest imports")
     ap.add_argument("--top", type=int, default=15, help="modules shown with --importtime")
     args = ap.parse_args()
 
-    env = environment()
-    cmds = commands(small_log())
-    print(f"python {platform.python_version()} ({sys.executable}), {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"package: {ROOT / 'buildlog'}; best of {args.repeat} fresh processes, interleaved\n")
+    with tempfile.TemporaryDirectory(prefix="buildlog-pycache-") as cache:
+        bytecode = None if args.no_bytecode else cache
+        env = environment(ROOT, bytecode)
+        cmds = commands(small_log())
+        rows = [(name, argv, env) for name, argv in cmds.items()]
+        if args.compare is not None:
+            other = environment(args.compare.resolve(), bytecode)
+            rows += [(f"{name} [{args.compare.name}]", argv, other) for name, argv in cmds.items()
+                     if argv[1:] != ["-c", "pass"]]
+        print(f"python {platform.python_version()} ({sys.executable}), {os.cpu_count()} CPUs, "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"package: {ROOT / 'buildlog'}; {'no bytecode cache' if args.no_bytecode else 'bytecode cached'}; "
+              f"best of {args.repeat} fresh processes, interleaved\n")
 
-    times: dict[str, list[float]] = {name: [] for name in cmds}
-    for argv in cmds.values():  # once unmeasured, so that every file is in the page cache
-        wall(argv, env)
-    for _ in range(args.repeat):
-        for name, argv in cmds.items():
-            times[name].append(wall(argv, env))
+        for _, argv, e in rows:  # once unmeasured: the page cache, and the bytecode cache when there is one
+            run_once(argv, e)
+        walls: dict[str, list[float]] = {name: [] for name, _, _ in rows}
+        cpus: dict[str, list[float]] = {name: [] for name, _, _ in rows}
+        for _ in range(args.repeat):
+            for name, argv, e in rows:
+                wall, cpu = run_once(argv, e)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
 
-    base = min(times["python -c pass"])
-    print(f"{'command':<32} {'best ms':>8} {'median ms':>10} {'over pass':>10}  loaded")
-    for name, argv in cmds.items():
-        runs = sorted(times[name])
-        best, median = runs[0], runs[len(runs) // 2]
-        over = "" if argv[1:] == ["-c", "pass"] else f"{(best - base) * 1000:+10.1f}"
-        heavy = "" if argv[1:] == ["-c", "pass"] else loaded(argv, env)
-        print(f"{name:<32} {best * 1000:8.1f} {median * 1000:10.1f} {over:>10}  {heavy}")
+        base = min(walls["python -c pass"])
+        width = max(len(name) for name, _, _ in rows)
+        print(f"{'command':<{width}} {'wall ms':>8} {'median':>8} {'over pass':>10} {'CPU ms':>8}  loaded")
+        for name, argv, e in rows:
+            runs = sorted(walls[name])
+            best, median = runs[0], runs[len(runs) // 2]
+            baseline = argv[1:] == ["-c", "pass"]
+            over = "" if baseline else f"{(best - base) * 1000:+10.1f}"
+            heavy = "" if baseline else loaded(argv, e)
+            cpu = min(cpus[name])
+            print(f"{name:<{width}} {best * 1000:8.1f} {median * 1000:8.1f} {over:>10} {cpu * 1000:8.1f}  {heavy}")
 
-    if args.importtime:
-        import_profile(cmds["python -c 'import buildlog'"], env, args.top)
-        import_profile(cmds["buildlog classify LOG"], env, args.top)
+        if args.importtime:
+            import_profile(cmds["python -c 'import buildlog'"], env, args.top, args.repeat)
+            import_profile(cmds["buildlog classify LOG"], env, args.top, args.repeat)
 
 
 if __name__ == "__main__":
