@@ -479,7 +479,9 @@ class _BuildFold:
             counts.user_cacheable += 1
             if v.cached:
                 counts.user_cached += 1
-            elif v.done or v.error is not None:
+            else:
+                # shown and not cached: it ran (done, failed, canceled, or still running when the log ends), so
+                # it missed the cache; the printers show no vertex before it starts
                 key = (info.target, info.stage)
                 miss = StepMiss(v.name, info.stage, info.index, v.number, v.header_line)
                 best = stage_misses.get(key)
@@ -586,7 +588,9 @@ class _BuildFold:
             first = v.error.split("\n", 1)[0]
             if first and first in message:
                 return v
-        errored = [v for v in errored if not v.canceled]
+        # Not named by the final message: a canceled vertex is collateral, and a cache export's error did not
+        # fail the build (one that did is repeated in the final message; an ignore-error=true one went on).
+        errored = [v for v in errored if not v.canceled and v.number not in self.exports]
         return min(errored, key=lambda v: v.error_line or 0) if errored else None
 
     def _classify(self, message: str, style: str | None, line: int | None, text: str, rules: RuleSet,

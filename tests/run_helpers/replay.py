@@ -55,15 +55,19 @@ def main() -> int:
         data = data[:-1]
 
     if args.hang:
-        Path(f"{state}.pid").write_text(str(os.getpid()))
-
         def noted(signum: int, frame: object) -> None:
             with open(f"{state}.signals", "a") as f:
                 f.write(signal.Signals(signum).name + "\n")
 
+        # The handlers first, the pid file after: a test signals as soon as the pid file appears, and a SIGTERM
+        # that arrived before the handler would kill the helper instead of being noted.
         signal.signal(signal.SIGTERM, noted)
         if not args.on_sigint_exit:
             signal.signal(signal.SIGINT, noted)
+        pid_file = Path(f"{state}.pid")
+        tmp = pid_file.with_name(pid_file.name + ".tmp")
+        tmp.write_text(str(os.getpid()))
+        tmp.replace(pid_file)  # atomic: a reader never sees an empty pid file
 
     if args.stream == "alternate":
         for i, line in enumerate(data.splitlines(keepends=True)):
