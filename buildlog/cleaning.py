@@ -15,7 +15,8 @@ ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
     r"|\x1b_[^\x07\x1b]*(?:\x07|\x1b\\)?"  # APC
-    r"|\x1b[@-Z\\-_()#%][0-9A-Za-z]?"  # two-byte (and charset selection)
+    r"|\x1b[()*+#%][0-9A-Za-z@]"  # charset selection and DEC line attributes: three bytes
+    r"|\x1b[0-?@-Z\\-_]"  # two bytes: DECSC/DECRC (ESC 7, ESC 8), keypad modes (ESC =, ESC >), ESC M, ...
 )
 
 # (marker name, pattern). Tried in order, repeatedly, at the start of the line; each captures what it tells.

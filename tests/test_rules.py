@@ -6,12 +6,16 @@ families of messages those documents list), not invented.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fixturelib import FIXTURES, SHARED
 
-from buildlog import DEFAULT_RULES, parse_bytes, rules_from_toml
+from buildlog import DEFAULT_RULES, parse_bytes, rules_from_toml, summarize_bytes, summarize_path
 from buildlog.events import BuildFailed
 from buildlog.rules import BUILTIN_RULES, CLASSES, load_rules
+from buildlog.summary import LogSummary
+from buildlog.verdict import EXIT_FAILURE, EXIT_RETRYABLE, exit_code_for
 
 LIVE = FIXTURES / "live"  # real logs made by Docker 20.10 (see tests/fixtures/live/README.md)
 
@@ -151,3 +155,115 @@ def test_load_rules_from_file(tmp_path: pytest.TempPathFactory) -> None:
     path.write_text('[[rule]]\npattern = "EOF"\nclass = "unknown"\n')
     ruleset = load_rules([path])
     assert ruleset.rules[0].failure_class == "unknown"
+
+
+# ------------------------------------------------------------------------------ every rule pinned whole
+
+# (rule name, scope, source, class, retryable, reason). The source is a real log (its whole verdict is taken) or a
+# line marked synthetic (wording from TAXONOMY.md / FORMAT.md), given to the summary as a log of its own. The reason
+# is the sentence a person reads: written out here, with the text the rule matched and the exit code filled in.
+PINNED = [
+    ("disk-full-output", "step-output", "s15-disk-full-run-plain.log", "disk-full", False,
+     "The builder ran out of disk space while a step ran (No space left on device); free space or prune the "
+     "cache first."),
+    ("killed-exit", "final", "docker20-killed-137.log", "killed", False,
+     "A RUN step was killed (exit code 137: SIGKILL or SIGTERM, usually the out-of-memory killer)."),
+    ("build-step-exit", "final", "s04-fail-exit1-plain.log", "build-step", False,
+     "A RUN step's command exited with code 1: the build itself failed."),
+    ("canceled", "final", "s09-canceled-sigint-plain.log", "canceled", False,
+     "The build was canceled (interrupted, or the CI job was stopped)."),
+    ("client-eof", "final", "docker20-daemon-killed.log", "builder-connection-lost", True,
+     "The docker client lost its connection to the daemon (unexpected EOF); the builder probably died."),
+    ("builder-connection-lost", "final", "s06-daemon-killed-plain.log", "builder-connection-lost", True,
+     "The connection to the BuildKit daemon was lost (failed to receive status); retry on a healthy builder."),
+    ("disk-full", "final", "synthetic: ERROR: failed to solve: failed to copy files: write /var/lib/buildkit/x: "
+     "no space left on device", "disk-full", False,
+     "The builder ran out of disk space (no space left on device); free space or prune the cache first."),
+    ("rate-limited", "final", "synthetic: ERROR: failed to solve: docker.io/library/node:20: failed to copy: "
+     "httpReadSeeker: failed open: unexpected status code 429 Too Many Requests - Server message: "
+     "toomanyrequests: You have reached your pull rate limit.", "rate-limited", True,
+     "The registry or cache service throttled the build (status code 429); retry after a pause."),
+    ("pull-access-denied", "final", "synthetic: ERROR: failed to solve: pull access denied, repository does not "
+     "exist or may require authorization: server message: insufficient_scope", "not-found", False,
+     "An image does not exist or is not accessible (pull access denied)."),
+    ("auth", "final", "s14-auth-no-credentials-plain.log", "auth", False,
+     "The registry refused the credentials (401 Unauthorized); fix the login or the token's scope."),
+    ("registry-5xx", "final", "s08-proxy-503-plain.log", "registry-unavailable", True,
+     "A registry or cache service answered with a server error (503 Service Unavailable); retry later."),
+    ("network", "final", "docker20-push-registry-down.log", "network", True,
+     "A network connection failed (connection refused); retry."),
+    ("timeout", "final", "synthetic: ERROR: failed to solve: failed to do request: Head "
+     '"https://registry.example/v2/app/manifests/1.0": context deadline exceeded', "timeout", True,
+     "An operation hit its deadline (context deadline exceeded); retry."),
+    ("dockerfile", "final", "s05-dockerfile-syntax-plain.log", "dockerfile", False,
+     "The Dockerfile is invalid (dockerfile parse error); fix it."),
+    ("context", "final", "s05-copy-missing-plain.log", "context", False,
+     "A file the build needs is not in the build context (failed to compute cache key)."),
+    ("not-found", "final", "synthetic: ERROR: failed to solve: no match for platform in manifest: not found",
+     "not-found", False,
+     "An image, tag, manifest or platform does not exist (no match for platform in manifest)."),
+    ("client-4xx", "final", "synthetic: ERROR: failed to solve: error writing manifest blob: failed commit on "
+     "ref: unexpected status: 400 Bad Request", "unknown", False,
+     "A registry or service rejected the request (status: 400); a retry will not change that."),
+]
+
+
+def _summary_of(source: str) -> LogSummary:
+    if source.startswith("synthetic: "):
+        return summarize_bytes(source.removeprefix("synthetic: ").encode() + b"\n")
+    return summarize_path((LIVE if source.startswith("docker20-") else SHARED) / source)
+
+
+@pytest.mark.parametrize(("rule_name", "scope", "source", "failure_class", "retryable", "reason"), PINNED,
+                         ids=[p[0] for p in PINNED])
+def test_rule_pinned_whole(rule_name: str, scope: str, source: str, failure_class: str, retryable: bool,
+                           reason: str) -> None:
+    [rule] = [r for r in BUILTIN_RULES if r.name == rule_name]
+    assert (rule.failure_class, rule.retryable, rule.scope) == (failure_class, retryable, scope)
+    s = _summary_of(source)
+    assert s.failure is not None
+    assert (s.failure.rule, s.failure.failure_class, s.failure.retryable, s.failure.reason) == (
+        rule_name, failure_class, retryable, reason)
+    assert s.outcome == ("canceled" if failure_class == "canceled" else "failure")
+    assert s.retryable is retryable
+    assert exit_code_for(s) == (EXIT_RETRYABLE if retryable else EXIT_FAILURE)
+
+
+def test_every_rule_is_pinned_once() -> None:
+    assert sorted(p[0] for p in PINNED) == sorted(r.name for r in BUILTIN_RULES)
+
+
+def test_no_rule_matches_keeps_the_line() -> None:
+    """synthetic: a final error no rule knows is "unknown", not retryable, with the text kept for a new rule."""
+    s = summarize_bytes(b"ERROR: failed to solve: the flux capacitor is out of alignment\n")
+    assert s.failure is not None
+    assert (s.failure.failure_class, s.failure.retryable, s.failure.rule) == ("unknown", False, None)
+    assert s.failure.text is not None and s.failure.text.endswith("the flux capacitor is out of alignment")
+    assert s.failure.reason.startswith("No rule recognises this failure")
+
+
+def _taxonomy_table() -> dict[str, str]:
+    """class -> the 'retry?' cell of the table in docs/taxonomy.md."""
+    text = (Path(__file__).parent.parent / "docs" / "taxonomy.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def test_taxonomy_lists_exactly_the_classes() -> None:
+    assert list(_taxonomy_table()) == list(CLASSES)
+
+
+def test_retry_column_of_the_taxonomy_matches_the_rules() -> None:
+    """Each rule's retry verdict is the one docs/taxonomy.md gives its class (cache-export: that of the cause)."""
+    table = _taxonomy_table()
+    assert table["cache-export"].startswith("depends")
+    for rule in BUILTIN_RULES:
+        cell = table[rule.failure_class]
+        assert cell.split(",")[0].split(" ")[0] in ("yes", "no"), cell
+        assert rule.retryable is cell.startswith("yes"), (rule.name, rule.failure_class, cell)
+    retryable_classes = {c for c, cell in table.items() if cell.startswith("yes")}
+    assert retryable_classes == {r.failure_class for r in BUILTIN_RULES if r.retryable}

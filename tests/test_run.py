@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,10 @@ from fixturelib import SHARED, label_of
 
 from buildlog.rules import load_rules
 from buildlog.run import Attempt, retry_delay, run_with_retries
+
+# Process tests: a regression that hangs (a child that never ends, a pipe never closed) fails the test instead of
+# hanging the suite (pytest-timeout, in the dev extras).
+pytestmark = pytest.mark.timeout(120)
 
 HELPERS = Path(__file__).parent / "run_helpers"
 REPLAY = HELPERS / "replay.py"
@@ -168,13 +171,10 @@ def test_attempts_exhausted_exit_75(tmp_path: Path) -> None:
 
 def test_max_time_stops_retrying(tmp_path: Path) -> None:
     state, out = tmp_path / "state", tmp_path / "s.json"
-    t0 = time.monotonic()
     p = buildlog("run", "--attempts", "50", "--backoff", "0.05", "--max-time", "0.6", "--summary-file", str(out),
                  "--", *replay(state, labelled(S06)))
-    elapsed = time.monotonic() - t0
     assert p.returncode == 75
-    assert 1 <= runs(state) < 10
-    assert elapsed < 6
+    assert 1 <= runs(state) < 10  # the back-off doubles from 0.05 s: --max-time ended it long before 50 attempts
     assert "not retrying: the next attempt would start after --max-time 0.6s" in ours(p.stderr)[-1]
     assert summary_json(out)["run"]["stopped"] == "max-time"
 
@@ -312,7 +312,7 @@ def _start(args: list[str]) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
-def _wait_for(path: Path, timeout: float = 10) -> None:
+def _wait_for(path: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists() or not path.read_text():
         assert time.monotonic() < deadline, f"{path} did not appear"
@@ -335,11 +335,9 @@ def test_sigterm_is_forwarded_then_the_command_is_killed(tmp_path: Path) -> None
                    *replay(state, labelled(S06), options=("--hang",))])
     _wait_for(Path(f"{state}.pid"))
     child = int(Path(f"{state}.pid").read_text())
-    t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=10)
+    out, err = proc.communicate(timeout=60)  # a hang guard, not a measurement: the helper would hang for 60 s
     assert proc.returncode == 143
-    assert time.monotonic() - t0 < 5
     assert Path(f"{state}.signals").read_text() == "SIGTERM\n"  # it got the SIGTERM, ignored it ...
     assert _gone(child)  # ... and was killed after the grace period
     assert runs(state) == 1  # never retried, although its log is a retryable failure
@@ -362,17 +360,18 @@ def test_sigint_interrupts_and_is_never_retried(tmp_path: Path) -> None:
 
 
 def test_a_signal_during_the_back_off_stops_at_once(tmp_path: Path) -> None:
+    """The back-off lasts an hour: that the process ends at all, without a second attempt, shows the signal cut
+    the wait short (no clock is read; the per-test timeout turns a regression into a failure, not a hang)."""
     state = tmp_path / "state"
-    proc = _start(["--backoff", "30", "--", *replay(state, labelled(S06))])
+    proc = _start(["--backoff", "3600", "--", *replay(state, labelled(S06))])
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the log is on stdout; the first stderr line is ours
     assert b"attempt 2/3 in" in line
-    t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=10)
+    _, err = proc.communicate()
     assert proc.returncode == 143
-    assert time.monotonic() - t0 < 2
     assert runs(state) == 1
+    assert ours(err)[-1] == "buildlog: interrupted by SIGTERM; not retrying, exiting with 143"
 
 
 # ------------------------------------------------------------------------------------------ volume
@@ -386,50 +385,27 @@ def _flood_chunks() -> Any:
     return module.chunks
 
 
-def test_100_mb_of_output_in_bounded_memory(tmp_path: Path) -> None:
-    total, long_line = 100_000_000, 20_000_000  # the last 20 MB are one line without a line break
+def test_100_mb_of_output_passes_through_unchanged(tmp_path: Path) -> None:
+    """100 MB, the last 20 MB one line without a line break, reach stdout byte for byte and the build is read.
+    (How much memory that takes is measured by benchmarks/run_memory.py, not asserted here.)"""
+    total, long_line = 100_000_000, 20_000_000
     out = tmp_path / "s.json"
     proc = subprocess.Popen([sys.executable, "-m", "buildlog", "run", "--summary-file", str(out), "--",
                              sys.executable, str(FLOOD), str(total), str(long_line)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    hwm: list[int] = []
-
-    def sample() -> None:
-        # VmHWM: the peak resident size of the buildlog process so far
-        while proc.returncode is None:
-            try:
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-            except OSError:
-                return
-            m = re.search(r"VmHWM:\s+(\d+) kB", status)
-            if m:
-                hwm.append(int(m.group(1)))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     assert proc.stdout is not None and proc.stderr is not None
     digest, size = hashlib.sha256(), 0
     while chunk := proc.stdout.read(1 << 20):
         digest.update(chunk)
         size += len(chunk)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    sampler.join()
+    err = proc.stderr.read()  # a few lines of ours: they fit in the pipe while stdout is read
+    proc.wait()
     assert proc.returncode == 0, err.decode(errors="replace")
     expected = hashlib.sha256()
     for piece in _flood_chunks()(total, long_line):
         expected.update(piece)
     assert size == total
     assert digest.hexdigest() == expected.hexdigest()
-    peak_mb = max(hwm) / 1024
-    # ru_maxrss is printed, not asserted: it also counts the forked child before its exec, i.e. the resident size
-    # of this (test) process, which depends on what ran before. VmHWM starts afresh at exec: buildlog's own peak.
-    upper_mb = usage.ru_maxrss / 1024
-    print(f"\npeak RSS of buildlog run while it passed 100 MB through: {peak_mb:.1f} MB (VmHWM), "
-          f"ru_maxrss {upper_mb:.1f} MB (incl. the command and the pre-exec fork)")
-    assert peak_mb < 80
     assert summary_json(out)["run"]["outcome"] == "success"
 
 
