@@ -43,6 +43,7 @@ for module in "${modules[@]}"; do
         echo
         echo "[tool.mutmut]"
         echo "source_paths = [\"buildlog\"]"
+        echo "also_copy = [\"docs\", \"samples\"]"
         echo "only_mutate = [\"buildlog/$module.py\"]"
         printf 'pytest_add_cli_args_test_selection = ['
         sep=""
