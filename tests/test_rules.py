@@ -267,3 +267,85 @@ def test_retry_column_of_the_taxonomy_matches_the_rules() -> None:
         assert rule.retryable is cell.startswith("yes"), (rule.name, rule.failure_class, cell)
     retryable_classes = {c for c, cell in table.items() if cell.startswith("yes")}
     assert retryable_classes == {r.failure_class for r in BUILTIN_RULES if r.retryable}
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('rule = "x"', "rules.toml: expected [[rule]] tables"),
+        ("rule = [1]", "rules.toml: rule 1: expected a table"),
+        ('[[rule]]\npattern = "x"\nclass = "network"\n[[rule]]\npattern = "x"\nclass = "nope"',
+         "rules.toml: rule 2: unknown class 'nope' (one of: builder-connection-lost, network, "),
+        ('[[rule]]\nclass = "network"', "rules.toml: rule 1: missing key 'pattern'"),
+        ('[[rule]]\npattern = "x"', "rules.toml: rule 1: missing key 'class'"),
+        ('[[rule]]\npattern = "("\nclass = "network"', "rules.toml: rule 1: bad pattern: "),
+        ('[[rule]]\npattern = "x"\nclass = "network"\nretryable = "yes"',
+         "rules.toml: rule 1: retryable must be true or false"),
+        ('[[rule]]\npattern = "x"\nclass = "network"\nscope = "everywhere"',
+         "rules.toml: rule 1: scope must be one of ('final', 'step-output')"),
+        ("not toml [", "rules.toml: not valid TOML: "),
+    ],
+)
+def test_bad_user_rules_say_where_and_what(toml: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        rules_from_toml(toml, "rules.toml")
+    assert str(info.value).startswith(message)
+
+
+def test_user_rule_defaults() -> None:
+    [first, second] = rules_from_toml('[[rule]]\npattern = "Artifactory returned 520"\nclass = "registry-unavailable"\n'
+                                      '[[rule]]\nname = "mine"\npattern = "x"\nclass = "network"\nretryable = true\n'
+                                      'reason = "why"\nscope = "step-output"\n')
+    assert (first.name, first.failure_class, first.retryable, first.scope, first.style) == (
+        "user-1", "registry-unavailable", False, "final", None)
+    assert first.reason == "matched the user rule 1"
+    assert (second.name, second.retryable, second.reason, second.scope) == ("mine", True, "why", "step-output")
+    # patterns are case-insensitive and "." crosses the continuation lines of a message, like the built-in ones
+    assert first.pattern.search("ARTIFACTORY RETURNED 520") is not None
+    assert second.pattern.search("a\nx") is not None
+    assert rules_from_toml("") == []
+    assert DEFAULT_RULES.rules == BUILTIN_RULES
+
+
+def test_user_rule_default_reason_names_the_rule() -> None:
+    [rule] = rules_from_toml('[[rule]]\nname = "flaky"\npattern = "x"\nclass = "network"\n')
+    assert rule.reason == "matched the user rule flaky"
+
+
+def test_rules_of_several_files_first_file_first(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('[[rule]]\nname = "a"\npattern = "EOF"\nclass = "unknown"\n')
+    b.write_text('[[rule]]\nname = "b"\npattern = "EOF"\nclass = "network"\nretryable = true\n')
+    ruleset = load_rules([a, b])
+    assert [r.name for r in ruleset.rules[:2]] == ["a", "b"]
+    assert ruleset.rules[2:] == BUILTIN_RULES
+    found = ruleset.match("unexpected EOF")
+    assert found is not None and found[0].name == "a" and found[1] == "EOF"
+    with pytest.raises(ValueError, match=r"^.*b\.toml: rule 1: missing key 'class'"):
+        b.write_text('[[rule]]\npattern = "x"\n')
+        load_rules([a, b])
+
+
+def test_match_respects_scope_and_style() -> None:
+    # "unexpected EOF" as the docker client's own last line (style client-eof) is the lost builder ...
+    found = DEFAULT_RULES.match("unexpected EOF", style="client-eof")
+    assert found is not None and found[0].name == "client-eof"
+    # ... inside another message it is a network error
+    found = DEFAULT_RULES.match("unexpected EOF")
+    assert found is not None and found[0].name == "network"
+    # step-output rules are not tried on the final message, nor final rules on step output
+    assert DEFAULT_RULES.match("No space left on device")[0].name == "disk-full"  # type: ignore[index]
+    assert DEFAULT_RULES.match("No space left on device", scope="step-output")[0].name == "disk-full-output"  # type: ignore[index]
+    assert DEFAULT_RULES.match("connection refused", scope="step-output") is None
+    assert DEFAULT_RULES.match("nothing known here") is None
+
+
+def test_rule_validates_its_fields() -> None:
+    from buildlog.rules import Rule
+
+    with pytest.raises(ValueError):
+        Rule("x", "x", "no-such-class", False, "r")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Rule("x", "x", "network", False, "r", scope="elsewhere")  # type: ignore[arg-type]
+    rule = Rule("x", "Abc", "network", True, "r")  # type: ignore[arg-type]
+    assert rule.pattern.search("xabcx") is not None and rule.scope == "final"
