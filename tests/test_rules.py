@@ -349,3 +349,9 @@ def test_rule_validates_its_fields() -> None:
         Rule("x", "x", "network", False, "r", scope="elsewhere")  # type: ignore[arg-type]
     rule = Rule("x", "Abc", "network", True, "r")  # type: ignore[arg-type]
     assert rule.pattern.search("xabcx") is not None and rule.scope == "final"
+
+
+def test_rules_text_without_a_file_name_is_called_rules() -> None:
+    with pytest.raises(ValueError) as info:
+        rules_from_toml('[[rule]]\npattern = "x"')
+    assert str(info.value) == "<rules>: rule 1: missing key 'class'"

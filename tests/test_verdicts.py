@@ -10,9 +10,11 @@ ran, ``cold`` when an import was requested and nothing was cached, ``none`` with
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import NamedTuple
 
+import jsonschema
 import pytest
 from fixturelib import FIXTURES, SHARED, label_of
 
@@ -165,6 +167,30 @@ def test_verdict_of_a_real_log(log: Path) -> None:
         assert miss in cache["first_miss_by_stage"] or s["format"] == "rawjson"
 
 
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "summary.schema.json").read_text())
+
+
+@pytest.mark.parametrize("log", ALL_LOGS, ids=lambda p: p.stem)
+def test_json_contract_of_a_real_log(log: Path) -> None:
+    """The JSON (docs/json.md, docs/summary.schema.json) of every real log, and of the same log cut in half."""
+    for data in (log.read_bytes(), log.read_bytes()[: log.stat().st_size // 2]):
+        doc = summarize_bytes(data).to_json()
+        jsonschema.validate(doc, SCHEMA)
+        assert doc["schema"] == "buildlog/summary/1"
+        assert doc["attempts"] == len(doc["builds"]) >= 1 and doc["builds_omitted"] == 0
+        last = doc["builds"][-1]
+        assert {k: v for k, v in doc.items() if k not in ("attempts", "builds", "builds_omitted")} == last
+        assert doc["lines"][0] <= doc["lines"][1]
+
+
+def test_json_contract_of_an_empty_log() -> None:
+    doc = summarize_bytes(b"").to_json()
+    jsonschema.validate(doc, SCHEMA)
+    assert (doc["outcome"], doc["retryable"], doc["failure"], doc["attempts"], doc["builds"]) == (
+        "incomplete", False, None, 0, [])
+    assert (doc["cache"]["state"], doc["cache"]["hit_ratio"], doc["format"]) == ("none", None, "unknown")
+
+
 def test_first_miss_of_each_stage() -> None:
     """s12: the bake build's four stages each have their first miss (read from the log)."""
     s = summarize_path(SHARED / "s12-bake-two-targets-plain.log").to_json()
@@ -220,14 +246,6 @@ def test_cut_log_is_never_retryable_even_with_a_retryable_cause() -> None:
     assert exit_code_for(s) == EXIT_INCOMPLETE
     # the whole log (with its final line) is retryable: the cut is what makes the difference
     assert summarize_path(SHARED / "s08-proxy-503-plain.log").retryable
-
-
-def test_cut_live_log_with_a_retryable_vertex_error_is_not_retryable() -> None:
-    """docker20-push-registry-down cut before its final line: same rule on the other generation."""
-    log = lines(LIVE / "docker20-push-registry-down.log")
-    s = summarize_bytes(b"".join(log[:-1]))
-    assert s.outcome != "failure" or not s.retryable
-    assert not s.retryable
 
 
 def test_ignored_is_false_when_the_export_failed_the_build() -> None:
