@@ -333,3 +333,44 @@ def test_user_rules_come_before_the_built_in_ones() -> None:
     # without user rules, the built-in ones decide
     s = summarize_path(SHARED / "s04-fail-exit1-plain.log")
     assert s.failure is not None and s.failure.rule == "build-step-exit"
+
+
+# --------------------------------------------------------------------------- the client's own WARNING lines
+
+
+def _s13_clipped_without_its_image_export() -> list[bytes]:
+    """s13-log-clipped up to (without) L792 "#9 exporting to image": every step done, the build not yet at its
+    end. (Without an image export and without a line the client prints at the end, such a log is incomplete.)"""
+    log = lines(SHARED / "s13-log-clipped-plain.log")
+    assert log[791].startswith(b"#9 exporting to image")
+    return log[:790]
+
+
+def test_client_warning_at_the_end_means_the_build_ended() -> None:
+    """synthetic variant: a build with no image export (docker-container driver, no --output) ends with the
+    client's "WARNING: No output specified ..." (FORMAT.md): that line is what says the build finished."""
+    head = _s13_clipped_without_its_image_export()
+    assert summarize_bytes(b"".join(head)).outcome == "incomplete"
+    warning = (b"WARNING: No output specified with docker-container driver. Build result will only remain in the "
+               b"build cache. To push result image into registry use --push or to load image into docker use --load\n")
+    s = summarize_bytes(b"".join([*head, warning]))
+    assert s.outcome == "success" and s.failure is None
+    assert s.last is not None
+    [w] = s.last.warnings
+    assert (w["rule"], w["line"], w["source_line"]) == (None, 791, None)
+    assert w["text"].startswith("No output specified with docker-container driver.")
+
+
+def test_missing_local_cache_is_an_import_not_found() -> None:
+    """synthetic variant: the client's "WARNING: local cache import at DIR not found due to err: ..." (FORMAT.md)
+    is a --cache-from type=local that found nothing: an import, not found, so the cache is cold."""
+    warning = b"WARNING: local cache import at /tmp/.buildx-cache not found due to err: could not read " \
+              b"/tmp/.buildx-cache/index.json: open /tmp/.buildx-cache/index.json: no such file or directory\n"
+    # after the "#0 building with ..." line: text before a build's first line belongs to no build
+    log = lines(SHARED / "s13-log-clipped-plain.log")
+    assert log[0].startswith(b"#0 building with")
+    s = summarize_bytes(b"".join([log[0], warning, *log[1:]]))
+    assert s.last is not None and s.outcome == "success"
+    assert [(i.ref, i.found) for i in s.last.imports] == [("/tmp/.buildx-cache", False)]
+    assert s.last.cache_state == "cold"
+    assert s.to_json()["cache"]["imports"] == [{"ref": "/tmp/.buildx-cache", "found": False}]
