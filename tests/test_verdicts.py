@@ -374,3 +374,24 @@ def test_missing_local_cache_is_an_import_not_found() -> None:
     assert [(i.ref, i.found) for i in s.last.imports] == [("/tmp/.buildx-cache", False)]
     assert s.last.cache_state == "cold"
     assert s.to_json()["cache"]["imports"] == [{"ref": "/tmp/.buildx-cache", "found": False}]
+
+
+def test_critical_path_of_a_cold_rawjson_build() -> None:
+    """s01-cold-rawjson: nothing cached, so the longest chain runs through every builder step (FROM, then 2/9..9/9,
+    each on the previous one's result; the RUNs sleep 1 + 1 + 2 + 1 s), then stage-1's 3/5 (COPY --from=builder)
+    to 5/5. stage-1 2/5 (WORKDIR, 0.0 s) is the other input of 3/5 and is not on the path. The times are exact
+    (rawjson timestamps)."""
+    s = summarize_path(SHARED / "s01-cold-rawjson.log").to_json()
+    path = s["critical_path"]
+    assert path is not None and path["exact"] is True
+    steps = [name.split("]")[0] + "]" for name in path["steps"]]
+    assert steps == [f"[builder {i}/9]" for i in range(1, 10)] + [f"[stage-1 {i}/5]" for i in range(3, 6)]
+    assert 5.0 < path["seconds"] < 6.0
+    assert path["seconds"] <= s["duration_s"] < 7.0
+    # the slowest vertex that ran is the 2-second compile
+    assert s["slowest"][0]["name"].startswith("[builder 8/9] RUN echo \"compiling app\" && sleep 2")
+    assert 2.0 <= s["slowest"][0]["seconds"] < 3.0
+
+
+def test_plain_logs_have_no_critical_path() -> None:
+    assert summarize_path(SHARED / "s01-cold-plain.log").to_json()["critical_path"] is None
