@@ -395,3 +395,26 @@ def test_critical_path_of_a_cold_rawjson_build() -> None:
 
 def test_plain_logs_have_no_critical_path() -> None:
     assert summarize_path(SHARED / "s01-cold-plain.log").to_json()["critical_path"] is None
+
+
+def test_import_found_is_known_from_its_manifest_line() -> None:
+    """s02 cut after L15 "#4 inferred cache manifest type: ... done", before L16 "#4 DONE": the manifest was
+    found, the import vertex just has not closed yet."""
+    log = lines(SHARED / "s02-warm-plain.log")
+    assert log[14].startswith(b"#4 inferred cache manifest type:") and log[15].startswith(b"#4 DONE")
+    s = summarize_bytes(b"".join(log[:15]))
+    assert s.last is not None and s.outcome == "incomplete"
+    assert [(i.ref, i.found) for i in s.last.imports] == [("127.0.0.1:5000/app:buildcache", True)]
+
+
+def test_cache_export_completed_is_known_from_its_manifest_line() -> None:
+    """s01 cut after L127 "#20 writing cache image manifest sha256:... done", before L128 "#20 DONE": the cache
+    was written. Cut one line earlier, it was not (yet)."""
+    log = lines(SHARED / "s01-cold-plain.log")
+    assert log[126].startswith(b"#20 writing cache image manifest") and log[127].startswith(b"#20 DONE")
+    s = summarize_bytes(b"".join(log[:127]))
+    assert s.last is not None
+    assert [(x.completed, x.error, x.ignored) for x in s.last.exports] == [(True, None, False)]
+    s = summarize_bytes(b"".join(log[:126]))
+    assert s.last is not None
+    assert [(x.completed, x.error) for x in s.last.exports] == [(False, None)]
