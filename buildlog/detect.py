@@ -142,6 +142,14 @@ class WebCopy:
         return text
 
 
+# Lines an excerpt of a failed build often begins with, before any line that decides a format: an error block's
+# rule, the final error. A paste's quote or indentation is found on these too.
+EXCERPT_STARTS = re.compile(r"------$|ERROR: ")
+
+
 def _decides(rest: str) -> bool:
-    """Whether ``rest`` decides a format from its first character on."""
-    return bool(rest) and not rest[0].isspace() and line_format(clean_line(rest)[0]) is not None
+    """Whether ``rest`` decides a format from its first character on (or begins an excerpt)."""
+    if not rest or rest[0].isspace():
+        return False
+    cleaned = clean_line(rest)[0]
+    return line_format(cleaned) is not None or EXCERPT_STARTS.match(cleaned) is not None

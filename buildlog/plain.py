@@ -617,6 +617,12 @@ class PlainGrammar:
                 # the header of an error block whose opening rule an excerpt cut off
                 self._block = "error"
                 return ev.ErrorBlockHeader(name=m["name"], **common)
+        elif self._build.index == 0 and block is None and text[:1].isdigit():
+            m = OUTPUT.fullmatch(text)
+            if m is not None:
+                # before any build, "SECS TEXT" is an error block's output whose header an excerpt cut off
+                self._block = "error"
+                return ev.ErrorBlockOutput(elapsed=float(m.group(1)), text=m.group(2) or "", **common)
         if text == SOURCE_RULE:
             return ev.SourceRule(**common)
         if block == "source":

@@ -17,11 +17,11 @@ import attrs
 import regex
 
 from . import events as ev
+from .domain import exit_code_of
 from .graph import GraphVertex
 from .graph import critical_path_in as graph_critical_path
 from .graph import first_cache_miss_in as graph_first_miss
 from .rawjson import rfc3339_ns
-from .domain import exit_code_of
 from .rules import DEFAULT_RULES, RuleSet
 from .vertex_names import parse_vertex_name
 
@@ -32,8 +32,8 @@ SLOWEST = 5
 MAX_BOXES = 16  # error blocks of one build kept (each with its last OUTPUT_TAIL lines)
 
 # Events that carry a verdict even before any build began (an excerpt without vertex lines): a final error, an
-# error block's header, a pushed image's digest.
-VERDICT_BEFORE_BUILD = (ev.BuildFailed, ev.ErrorBlockHeader, ev.PushDigest)
+# error block (its header, or its output when the header was cut too), a pushed image's digest.
+VERDICT_BEFORE_BUILD = (ev.BuildFailed, ev.ErrorBlockHeader, ev.ErrorBlockOutput, ev.PushDigest)
 # The styles of BuildFailed that only say a tool around the build failed (``make: *** [image] Error 1``): the verdict
 # only of a build that has no other, never over the client's own final error.
 WEAK_FINAL_STYLES = frozenset({"wrapper-exit"})
@@ -289,11 +289,13 @@ class _BuildFold:
         self.manifest_list: str | None = None
         self.warnings: dict[tuple[str | None, str, int | None], dict[str, Any]] = {}
         self.ended_cleanly = False  # something the client prints only after the last vertex was seen
-        self.concluded = False  # an end that needs no vertex to be seen: a pushed digest, a FINISHED tty frame
+        self.concluded = False  # an end that needs no vertex to be seen: a pushed digest, a passed --check
+        self.tty_finished = False  # a FINISHED tty frame was drawn
         self.weak_final: ev.BuildFailed | None = None
         # error blocks: the vertex name each names, with the last lines it repeats (the step's last output)
         self.boxes: dict[str, collections.deque[str]] = {}
         self._box: collections.deque[str] | None = None
+        self.orphan_output: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL)  # a block's, header cut
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.duration: float | None = None
@@ -409,8 +411,7 @@ class _BuildFold:
         assert isinstance(e, ev.TtyFrame)
         self.duration = e.seconds  # the frame header's clock: "[+] Building 12.3s (20/20) FINISHED"
         if e.finished:
-            # the display's last frame: every vertex has ended (an excerpt may keep only this frame, or its header)
-            self.concluded = True
+            self.tty_finished = True
 
     def on_box_header(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ErrorBlockHeader)
@@ -421,8 +422,7 @@ class _BuildFold:
 
     def on_box_output(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ErrorBlockOutput)
-        if self._box is not None:
-            self._box.append(e.text)
+        (self._box if self._box is not None else self.orphan_output).append(e.text)
 
     def on_box_rule(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ErrorBlockRule)
@@ -610,7 +610,8 @@ class _BuildFold:
         fatal = [v for v in self.vertices.values()
                  if v.error is not None and v.number not in self.imports and v.number not in self.exports]
         if not running and not fatal and (
-                self.concluded or (self.vertices and (self.ended_cleanly or self._exported_all()))):
+                self.concluded or self._finished_frame() or (
+                    self.vertices and (self.ended_cleanly or self._exported_all()))):
             return "success", None
         weak = self.weak_final
         if weak is not None:
@@ -636,6 +637,13 @@ class _BuildFold:
             failure.reason = "The log ends without a verdict; so far: " + failure.reason
         return "incomplete", failure
 
+    def _finished_frame(self) -> bool:
+        """A FINISHED tty frame ends a build that got past its frontend (an excerpt may keep only this frame, or
+        only its header). One that shows only the internal loads is a build stopped by a Dockerfile error: the
+        frontend's error has no row, only the final line says it."""
+        return self.tty_finished and (
+            not self.vertices or any(v.info.kind != "internal" for v in self.vertices.values()))
+
     def _step_box(self) -> str | None:
         """The name of the last error block that names no cache import or export (those stand in successful
         builds too)."""
@@ -651,7 +659,7 @@ class _BuildFold:
             for name in self.boxes:
                 if _names(name, vertex.name):
                     return name
-            if not vertex.name.startswith("#"):
+            if not _anonymous(vertex):
                 return None
         box = self._step_box()
         if box is None and self.boxes:
@@ -679,17 +687,16 @@ class _BuildFold:
             vertex = self._failed_vertex(message)
         if box is None:
             box = self._box_for(vertex)
-        # Where it failed: the vertex, or (an excerpt without its vertex lines, or a vertex whose header was cut)
-        # the vertex the error block names.
-        place = vertex.name if vertex is not None and not (box is not None and vertex.name.startswith("#")) else box
+        # Where it failed: the vertex the error block names (the failed vertex, or in an excerpt without its vertex
+        # lines or header, the block's), else the failed vertex.
+        place = box if box is not None else vertex.name if vertex is not None else None
         step = place
         if exit_code is None and vertex is not None:
             exit_code = vertex.exit_code
         if exit_code is None and "\n" in message:
             exit_code = exit_code_of(message.replace("\n", ""))  # "exit code: 2" hard-wrapped by a web view
         output = list(vertex.output or ()) if vertex is not None else []
-        if box is not None:
-            output += self.boxes[box]
+        output += self.boxes[box] if box is not None else self.orphan_output
         matched = None
         if output:
             matched = rules.match("\n".join(output), scope="step-output")
@@ -723,6 +730,12 @@ class _BuildFold:
             failure.reason = f"{what} the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
             failure.failure_class = "cache-export"
         return failure
+
+
+def _anonymous(vertex: _Vertex) -> bool:
+    """A vertex whose header an excerpt cut off: named by its number, or by the status line that came first
+    (``#20 writing layer sha256:... done``: no vertex name ends in "done")."""
+    return vertex.name.startswith("#") or vertex.name.endswith(" done")
 
 
 def _names(box: str, name: str) -> bool:
