@@ -77,6 +77,8 @@ FINAL_ERROR_WRAPPERS: list[tuple[str, re.Pattern[str]]] = [
     ("bake", re.compile(r".*?\btarget (?P<target>[^\s:]+): ", re.DOTALL)),
     ("wrapped", re.compile(r".*", re.DOTALL)),
 ]
+# A final error's last line at least this long may have been hard-wrapped by a web view (none is narrower).
+HARD_WRAP_MIN = 60
 # What a tool that ran the build prints when the build command failed, without the build's own error: the
 # verdict only of a log that has no other (``summary`` reads style ``wrapper-exit`` so), never over a final error.
 WRAPPER_EXITS = re.compile(
@@ -710,6 +712,8 @@ class PlainGrammar:
     def _wrapped_final_error(self, text: str, common: dict[str, Any]) -> ev.BuildFailed | None:
         """A final error after a prefix of a tool that ran the build, or a line that tool prints when it failed."""
         m = FINAL_ERROR_FAMILIES.search(text) if text[:1] != "{" else None
+        if m is not None and m.start() == 0 and self._continues_pending():
+            return None  # the rest of a final error that a web view hard-wrapped: its continuation
         if m is not None:
             before = text[: m.start()]
             for style, wrapper in FINAL_ERROR_WRAPPERS:
@@ -725,6 +729,14 @@ class PlainGrammar:
             self._block = None
             return ev.BuildFailed(message=text, style="wrapper-exit", target=None, exit_code=None, **common)
         return None
+
+    def _continues_pending(self) -> bool:
+        """Whether the final error waiting for its continuation lines looks cut by a hard wrap (its last line is
+        long: a line as wide as a web view)."""
+        pending = self._pending
+        if type(pending) is not ev.BuildFailed:
+            return False
+        return len(pending.message.rsplit("\n", 1)[-1]) >= HARD_WRAP_MIN
 
     def _ends_block(self, text: str) -> bool:
         """Whether a line inside an error block, neither its header nor a step's timed output, is what follows

@@ -637,6 +637,14 @@ class _BuildFold:
             failure.reason = "The log ends without a verdict; so far: " + failure.reason
         return "incomplete", failure
 
+    def _anonymous(self, vertex: _Vertex) -> bool:
+        """A vertex whose header an excerpt cut off: named by its number, or by the line that came first (a status:
+        ``#20 writing layer sha256:... done``, ``#20 preparing build cache for export``) in a build whose
+        beginning is cut (every build shows vertex 1 first)."""
+        name = vertex.name
+        return name.startswith("#") or name.endswith(" done") or (
+            vertex.info.kind == "other" and 1 not in self.vertices)
+
     def _finished_frame(self) -> bool:
         """A FINISHED tty frame ends a build that got past its frontend (an excerpt may keep only this frame, or
         only its header). One that shows only the internal loads is a build stopped by a Dockerfile error: the
@@ -659,7 +667,7 @@ class _BuildFold:
             for name in self.boxes:
                 if _names(name, vertex.name):
                     return name
-            if not _anonymous(vertex):
+            if not self._anonymous(vertex):
                 return None
         box = self._step_box()
         if box is None and self.boxes:
@@ -730,12 +738,6 @@ class _BuildFold:
             failure.reason = f"{what} the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
             failure.failure_class = "cache-export"
         return failure
-
-
-def _anonymous(vertex: _Vertex) -> bool:
-    """A vertex whose header an excerpt cut off: named by its number, or by the status line that came first
-    (``#20 writing layer sha256:... done``: no vertex name ends in "done")."""
-    return vertex.name.startswith("#") or vertex.name.endswith(" done")
 
 
 def _names(box: str, name: str) -> bool:
