@@ -180,6 +180,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 
     # --- the build context
     _r("context", r"failed to compute cache key|failed to calculate checksum of ref|\"[^\"]+\": not found"
+       r"|\"/[^\"]*\" not found\b"  # Docker 20.10's COPY vertex: "/config/logging.yaml" not found: not found
        r"|unable to prepare context|failed to walk|lstat .*: no such file or directory"
        r"|failed to read (?:context|\.dockerignore)|path .* not found|file not found in build context"
        r"|(?:COPY|ADD) failed: .*?(?:no such file|does not exist|not found|outside the build context)",

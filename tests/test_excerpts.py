@@ -467,3 +467,108 @@ def test_runner_line_is_not_docker_push_error() -> None:
     cut = cut[: cut.rindex(b"\n") + 1]
     s = summarize_bytes(cut + b"ERROR: Job failed: exit code 1\n")
     assert s.outcome == "incomplete"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7-10. Where an error block says it failed; cache services; builders that cannot be reached; --check.
+# The labelled fixtures above hold two or more variants of each; these pin the decisions behind them.
+
+
+@pytest.mark.parametrize("path", FAILED, ids=lambda p: p.name)
+def test_error_block_of_a_failed_step_is_a_verdict(path: Path) -> None:
+    """With the final line cut off: a failure when the log holds the error block of the failed vertex (the client
+    prints it only once the build failed), unless that vertex is a cache export (with ignore-error=true its block
+    stands in a successful build); else no verdict."""
+    data = path.read_bytes()
+    full = summarize_bytes(data)
+    assert full.failure is not None
+    lines = lines_of(data)
+    cut = b"".join(lines[: first_final_line(data) - 1])
+    block = full.failure.step is not None and f" > {full.failure.step}:".encode() in cut
+    if block and full.failure.failure_class != "cache-export":
+        assert decision(summarize_bytes(cut)) == decision(full)
+    elif block or b"The push refers to repository" in data:
+        # cannot be told: the export's error and block, or the image built before `docker push`, are what a
+        # successful build with ignore-error=true (s07-cache-registry-down-ignore-error-plain.log), or a build
+        # that is pushed next, shows too
+        assert summarize_bytes(cut).outcome == "success"
+    else:
+        assert summarize_bytes(cut).outcome == "incomplete"
+
+
+def test_error_block_verdict_keeps_the_retry_verdict() -> None:
+    """synthetic: the builder never booted and the client's last line is lost; unlike a log cut mid-build (whose
+    likely failure is never retryable), the block says the build is over: retry."""
+    data = (b"#1 [internal] booting buildkit\n#1 ERROR: context deadline exceeded\n"
+            b"------\n > [internal] booting buildkit:\n------\n")
+    assert decision(summarize_bytes(data)) == ("failure", "builder-connection-lost", True)
+    cut = summarize_bytes(data[: data.index(b"------")])
+    assert cut.outcome == "incomplete" and not cut.retryable
+
+
+def test_cache_import_block_alone_is_no_verdict() -> None:
+    """The block a cache import not found leaves at the end of a successful build (real, Docker 20.10)."""
+    data = (LIVE / "docker20-cache-from-missing.log").read_bytes()
+    start = data.index(b"------\n > importing cache manifest")
+    assert summarize_bytes(data[start:]).outcome == "incomplete"
+    assert summarize_bytes(data).outcome == "success"
+
+
+def test_import_block_does_not_override_a_step_failure() -> None:
+    """synthetic: an excerpt with the cold import's block and a RUN step's final error: the step failed."""
+    data = (b"------\n > importing cache manifest from registry.example.com/app:buildcache:\n------\n"
+            b'ERROR: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2\n')
+    assert decision(summarize_bytes(data)) == ("failure", "build-step", False)
+    network = data.replace(b'process "/bin/sh -c make" did not complete successfully: exit code: 2',
+                           b"failed to configure registry cache importer: dial tcp 10.0.0.1:443: i/o timeout")
+    assert decision(summarize_bytes(network)) == ("failure", "cache-export", True)
+
+
+def test_export_block_decides_whatever_the_message() -> None:
+    """The real s07 failure, cut to its block and final line, with the cause replaced by other families."""
+    data = (SHARED / "s07-cache-registry-down-no-ignore-plain.log").read_bytes()
+    lines = lines_of(data)
+    n = first_final_line(data)
+    block = b"".join(lines[n - 4: n - 1])
+    assert block.startswith(b"------\n > exporting cache to registry:")
+    for cause, retryable in [(b"400 Bad Request", False), (b"not found", False),
+                             (b"context deadline exceeded", True), (b"Cache service responded with 503", True)]:
+        got = summarize_bytes(block + b"ERROR: failed to build: failed to solve: " + cause + b"\n")
+        assert decision(got) == ("failure", "cache-export", retryable), cause
+
+
+def test_unreachable_builder_is_not_a_timeout() -> None:
+    """The same deadline message is a timeout in a step and a lost builder in the builder's boot."""
+    deadline = b"ERROR: failed to solve: DeadlineExceeded: context deadline exceeded\n"
+    assert decision(summarize_bytes(deadline)) == ("failure", "timeout", True)
+    booting = b"------\n > [internal] booting buildkit:\n------\n"
+    assert decision(summarize_bytes(booting + deadline)) == ("failure", "builder-connection-lost", True)
+
+
+def test_user_rule_of_vertex_scope() -> None:
+    from buildlog import load_rules, summarize_events
+    from buildlog.rules import rules_from_toml
+
+    rules = rules_from_toml('[[rule]]\npattern = "^\\\\[internal\\\\] load metadata"\nclass = "registry-unavailable"\n'
+                            'retryable = true\nscope = "vertex"\n')
+    assert rules[0].scope == "vertex"
+    data = (b"#3 [internal] load metadata for docker.io/library/alpine:3.20\n#3 ERROR: unexpected end of stream\n"
+            b"------\n > [internal] load metadata for docker.io/library/alpine:3.20:\n------\n"
+            b"ERROR: failed to solve: unexpected end of stream\n")
+    assert summarize_bytes(data).failure is not None
+    s = summarize_events(parse_bytes(data), load_rules([]).with_rules(rules))
+    assert decision(s) == ("failure", "registry-unavailable", True)
+
+
+def test_check_run_warnings_are_kept() -> None:
+    s = summarize_bytes((EXCERPTS / "f10-check-warnings-synthetic.log").read_bytes())
+    assert s.last is not None
+    assert [w["text"].split(" - ")[0] for w in s.last.warnings] == ["FromAsCasing", "JSONArgsRecommended"]
+
+
+def test_text_before_the_first_build_opens_no_build() -> None:
+    """Ordinary text before a build (a runner's preamble) does not count as a build; an excerpt's first error
+    block or push digest does."""
+    data = b"Running with gitlab-runner 16.9.1\n$ docker build .\n" + (SHARED / "s02-warm-plain.log").read_bytes()
+    s = summarize_bytes(data)
+    assert s.attempts == 1 and s.outcome == "success"
