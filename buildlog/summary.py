@@ -416,8 +416,11 @@ class _BuildFold:
     def on_box_header(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ErrorBlockHeader)
         box = self.boxes.get(e.name)
-        if box is None and len(self.boxes) < MAX_BOXES:
-            box = self.boxes[e.name] = collections.deque(maxlen=OUTPUT_TAIL)
+        if box is None:
+            # past MAX_BOXES, a block's lines are dropped (a deque of length 0), not taken for a headless block's
+            box = collections.deque(maxlen=OUTPUT_TAIL if len(self.boxes) < MAX_BOXES else 0)
+            if box.maxlen:
+                self.boxes[e.name] = box
         self._box = box
 
     def on_box_output(self, e: ev.Event) -> None:
@@ -623,7 +626,7 @@ class _BuildFold:
             # line cut off, the block is the verdict (a tty excerpt: the "ERROR" row and its block).
             failed = [v for v in fatal if _names(box, v.name)]
             v = failed[0] if failed else min(fatal, key=lambda v: v.error_line or 0) if fatal else None
-            message = v.error or "" if v is not None else ""
+            message = (v.error or "") if v is not None else ""
             line = v.error_line if v is not None else None
             return "failure", self._classify(message, None, line, message or box, rules,
                                              v.exit_code if v is not None else None, vertex=v, box=box)
