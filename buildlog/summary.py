@@ -32,8 +32,10 @@ SLOWEST = 5
 MAX_BOXES = 16  # error blocks of one build kept (each with its last OUTPUT_TAIL lines)
 
 # Events that carry a verdict even before any build began (an excerpt without vertex lines): a final error, an
-# error block (its header, or its output when the header was cut too), a pushed image's digest.
-VERDICT_BEFORE_BUILD = (ev.BuildFailed, ev.ErrorBlockHeader, ev.ErrorBlockOutput, ev.PushDigest)
+# error block (its header, or its output when the header was cut too), a pushed image's digest, the end of a
+# --check run.
+VERDICT_BEFORE_BUILD = (ev.BuildFailed, ev.ErrorBlockHeader, ev.ErrorBlockOutput, ev.PushDigest,
+                        ev.WarningsSummary)
 # The styles of BuildFailed that only say a tool around the build failed (``make: *** [image] Error 1``): the verdict
 # only of a build that has no other, never over the client's own final error.
 WEAK_FINAL_STYLES = frozenset({"wrapper-exit"})
@@ -641,12 +643,10 @@ class _BuildFold:
         return "incomplete", failure
 
     def _anonymous(self, vertex: _Vertex) -> bool:
-        """A vertex whose header an excerpt cut off: named by its number, or by the line that came first (a status:
-        ``#20 writing layer sha256:... done``, ``#20 preparing build cache for export``) in a build whose
-        beginning is cut (every build shows vertex 1 first)."""
-        name = vertex.name
-        return name.startswith("#") or name.endswith(" done") or (
-            vertex.info.kind == "other" and 1 not in self.vertices)
+        """A vertex whose header an excerpt cut off, in a build whose beginning is cut (every build shows vertex 1
+        first): named by its number, or by the line that came first (a status: ``#20 writing layer sha256:...
+        done``, ``#20 preparing build cache for export``), neither of which is the name of a known kind."""
+        return vertex.info.kind == "other" and 1 not in self.vertices
 
     def _finished_frame(self) -> bool:
         """A FINISHED tty frame ends a build that got past its frontend (an excerpt may keep only this frame, or
