@@ -72,6 +72,10 @@ FINAL_ERROR_FAMILIES = re.compile(
     r"|failed to dial gRPC\b|Cannot connect to the Docker daemon\b|error during connect:|error for bootstrap\b"
     r"|(?:The command '.*' )?returned a non-zero code: \d+)",
     re.DOTALL)
+# Lines that mention a family without being an error: a log line of a lower level (``time="…" level=debug
+# msg="…"``, ``[INFO] …``). Matched at the start of the line.
+FINAL_ERROR_NOT_VERDICT = re.compile(
+    r'(?:time="[^"]*" )?level=(?:trace|debug|info|warn(?:ing)?)\b|\[?(?:TRACE|DEBUG|INFO|WARN(?:ING)?)\b')
 # (style, pattern on the text before the family): who wrapped it. First match wins.
 FINAL_ERROR_WRAPPERS: list[tuple[str, re.Pattern[str]]] = [
     ("bake", re.compile(r".*?\btarget (?P<target>[^\s:]+): ", re.DOTALL)),
@@ -712,6 +716,8 @@ class PlainGrammar:
     def _wrapped_final_error(self, text: str, common: dict[str, Any]) -> ev.BuildFailed | None:
         """A final error after a prefix of a tool that ran the build, or a line that tool prints when it failed."""
         m = FINAL_ERROR_FAMILIES.search(text) if text[:1] != "{" else None
+        if m is not None and FINAL_ERROR_NOT_VERDICT.match(text):
+            m = None
         if m is not None and m.start() == 0 and self._continues_pending():
             return None  # the rest of a final error that a web view hard-wrapped: its continuation
         if m is not None:

@@ -233,6 +233,8 @@ def test_family_in_a_warning_or_in_step_output_is_no_verdict() -> None:
     step_line = b"#" + m.group(1) + b" 0.999 build failed: failed to solve: a test fixture says so\n"
     tampered = b"".join([*lines[: i + 1], step_line, *lines[i + 1:]])
     tampered += b"WARNING: failed to solve: the cache was not imported\n"
+    tampered += b'time="2024-03-01T12:00:00Z" level=debug msg="failed to solve: retrying"\n'
+    tampered += b"[INFO] build failed: failed to solve: an earlier attempt\n"
     assert summarize_bytes(tampered).outcome == "success"
 
 
