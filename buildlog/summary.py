@@ -715,10 +715,10 @@ class _BuildFold:
             matched = rules.match(place, scope="vertex")
         if matched is None:
             blanked = _QUOTED_COMMAND.sub(_blank_command, message)
-            if "\n" in blanked:
-                # a web view may have hard-wrapped the line: match the joined text too (first rule of either wins)
-                blanked += "\n" + blanked.replace("\n", "")
             matched = rules.match(blanked, scope="final", style=style)
+            if matched is None and "\n" in blanked:
+                # a web view may have hard-wrapped the line: its pieces joined
+                matched = rules.match(blanked.replace("\n", ""), scope="final", style=style)
         info = parse_vertex_name(place) if place is not None else None
         if matched is None and not message and info is not None and info.instruction == "RUN":
             # an error block (or tty row) names a failed RUN step and no line says more: the step's command failed
