@@ -8,15 +8,17 @@ build of a log gets its own format (see ``Parser.formats``); ``detect_format`` t
 
 Text copied from a web page (``WebCopy``): GitHub links ``#20`` to ``owner/repo#20`` and its log viewer can put line
 numbers in front of the lines. Both are undone once the first deciding line shows them, and only then: a number
-is taken off only while the lines keep counting up from it. Hard-wrapped lines and GitLab's duration lines are
-left alone (they parse as what they look like, or as unrecognized text).
+is taken off only while the lines keep counting up from it. A paste quoted or indented as a whole
+(``cleaning.PASTE_PREFIXES``) loses that prefix on every line that has it, once the first deciding line shows it;
+a console prompt glued to that line (``cleaning.PROMPTS``) is taken off it. Hard-wrapped lines and GitLab's
+duration lines are left alone (they parse as what they look like, or as unrecognized text).
 """
 
 from __future__ import annotations
 
 import re
 
-from .cleaning import clean_line
+from .cleaning import PASTE_PREFIXES, PROMPTS, clean_line
 from .legacy import DECIDING as LEGACY_DECIDING
 
 FORMATS = ("auto", "plain", "rawjson", "tty", "legacy")
@@ -61,20 +63,29 @@ def detect_format(data: bytes | str, *, max_lines: int = 10_000) -> str:
 class WebCopy:
     """Takes off the line numbers and ``owner/repo`` links of a log copied from a web page, once seen."""
 
-    __slots__ = ("_decided", "_links", "_next", "_sep")
+    __slots__ = ("_decided", "_links", "_next", "_paste", "_sep")
 
     def __init__(self) -> None:
         self._decided = False  # a deciding line was seen: no more guessing
         self._next: int | None = None  # the line number expected next, while numbers are taken off
         self._sep = ""
         self._links = False
+        self._paste: str | None = None  # the quote or indentation of a pasted log, once seen
 
     @property
     def active(self) -> bool:
-        return not self._decided or self._next is not None or self._links
+        return not self._decided or self._next is not None or self._links or self._paste is not None
 
     def number(self, body: str) -> str:
-        """``body`` without the line number a web page put in front of it."""
+        """``body`` without the paste's quote or indentation and the line number a web page put in front of it."""
+        paste = self._paste
+        if paste is not None:
+            if body.startswith(paste):
+                body = body[len(paste):]
+            elif body == paste.rstrip():
+                body = ""  # a quoted blank line: ">"
+        elif not self._decided and (body[:1] in (">", " ", "\t") or body[1:3] == ":\\" or body[:3] == "PS "):
+            body = self._unpaste(body)
         expected = self._next
         if expected is not None:
             head = str(expected)
@@ -99,6 +110,22 @@ class WebCopy:
         self._sep = m["sep"]
         return rest
 
+    def _unpaste(self, body: str) -> str:
+        """The first lines of a paste: its quote or indentation, or a prompt glued to the first line, is found when
+        the rest of a line decides a format that the line itself does not (or not from its first character)."""
+        if line_format(clean_line(body)[0]) not in (None, "tty"):
+            return body
+        for _name, pattern in PASTE_PREFIXES:
+            m = pattern.match(body)
+            if m is not None and m.end() and _decides(body[m.end():]):
+                self._paste = m.group(0)
+                return body[m.end():]
+        for _name, pattern in PROMPTS:
+            m = pattern.match(body)
+            if m is not None and _decides(body[m.end():]):
+                return body[m.end():]
+        return body
+
     def links(self, text: str) -> str:
         """``text`` with ``owner/repo#N`` turned back into ``#N``."""
         if self._links:
@@ -113,3 +140,16 @@ class WebCopy:
         if line_format(text) is not None:
             self._decided = True
         return text
+
+
+# Lines an excerpt of a failed build often begins with, before any line that decides a format: an error block's
+# rule, the final error. A paste's quote or indentation is found on these too.
+EXCERPT_STARTS = re.compile(r"------$|ERROR: ")
+
+
+def _decides(rest: str) -> bool:
+    """Whether ``rest`` decides a format from its first character on (or begins an excerpt)."""
+    if not rest or rest[0].isspace():
+        return False
+    cleaned = clean_line(rest)[0]
+    return line_format(cleaned) is not None or EXCERPT_STARTS.match(cleaned) is not None

@@ -90,7 +90,8 @@ class CIPrefix(_Value):
 
     timestamp: str | None = None  # GitHub Actions "2024-03-01T12:00:00.1234567Z" or Buildkite epoch ms
     marker: str | None = None  # "group", "endgroup", "error", "warning", "section_start", "section_end", ...
-    section: str | None = None  # GitLab section name
+    section: str | None = None  # GitLab section name; the step of a downloaded GitHub log
+    job: str | None = None  # the job of a downloaded GitHub log (`gh run view --log`: "JOB<TAB>STEP<TAB>...")
 
 
 @frozen

@@ -60,6 +60,40 @@ FINAL_ERRORS: list[tuple[str, re.Pattern[str]]] = [
     ("other", re.compile(r"ERROR: (?P<message>.*)", re.DOTALL)),
 ]
 
+# BuildKit's final-error families. A top-level line (never a step's output) that carries one is the build's verdict,
+# whatever a tool that runs buildx printed before it: ``target api: failed to solve: ...`` (compose, bake),
+# ``build failed: failed to solve: ...``, ``Error: executor failed running [...]: exit code: 100``. Tried after every
+# other top-level shape (a ``WARNING:`` line that mentions one stays a warning; a JSON line is data). The message
+# begins at the family (at the quoted process a ``did not complete successfully`` names, at the legacy builder's
+# ``The command '...'``).
+FINAL_ERROR_FAMILIES = re.compile(
+    r"(?<![\w-])(?:failed to solve\b|failed to build\b|failed to receive status\b|failed to compute cache key\b"
+    r"|failed to get status\b|executor failed running \[|(?:process \".*\" )?did not complete successfully: exit code:"
+    r"|failed to dial gRPC\b|Cannot connect to the Docker daemon\b|error during connect:|error for bootstrap\b"
+    r"|(?:The command '.*' )?returned a non-zero code: \d+)",
+    re.DOTALL)
+# Lines that mention a family without being an error: a log line of a lower level (``time="…" level=debug
+# msg="…"``, ``[INFO] …``). Matched at the start of the line.
+FINAL_ERROR_NOT_VERDICT = re.compile(
+    r'(?:time="[^"]*" )?level=(?:trace|debug|info|warn(?:ing)?)\b|\[?(?:TRACE|DEBUG|INFO|WARN(?:ING)?)\b')
+# (style, pattern on the text before the family): who wrapped it. First match wins.
+FINAL_ERROR_WRAPPERS: list[tuple[str, re.Pattern[str]]] = [
+    ("bake", re.compile(r".*?\btarget (?P<target>[^\s:]+): ", re.DOTALL)),
+    ("wrapped", re.compile(r".*", re.DOTALL)),
+]
+# A final error's last line at least this long may have been hard-wrapped by a web view (none is narrower).
+HARD_WRAP_MIN = 60
+# What a tool that ran the build prints when the build command failed, without the build's own error: the
+# verdict only of a log that has no other (``summary`` reads style ``wrapper-exit`` so), never over a final error.
+WRAPPER_EXITS = re.compile(
+    r"(?:Error: )?Command failed with (?:status|exit code) \d+: .*\bdocker\b.*"  # Node's execa and the like
+    r"|make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error \d+.*",
+    re.DOTALL)
+# `docker buildx build --check` / `--call=check`: the frontend lints, nothing is built. Failing checks give exit 1
+# (a ``BuildFailed`` of style ``check``), none a clean end (a ``WarningsSummary`` of count 0).
+CHECK_COMPLETE = re.compile(
+    r"Check complete, (?:(?P<count>\d+) warnings? ha(?:ve|s) been found!?|no warnings found\.?)\s*")
+
 # What a CI runner prints about the job (not the build) at its end: never a build's verdict.
 CI_JOB_LINES = re.compile(
     r"ERROR: Job failed: .*"  # GitLab
@@ -86,6 +120,8 @@ PUSH_LAYER = re.compile(
     r"(?P<layer>[0-9a-f]{12}): (?P<status>Preparing|Waiting|Pushing|Pushed|Layer already exists|Already exists"
     r"|Mounted from \S+|Retrying in \d+ seconds?|Image already exists)\b.*", re.DOTALL)
 PUSH_DIGEST = re.compile(r"(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")
+# The same line cut by a web view's hard wrap: the push completed, its digest is not whole.
+PUSH_DIGEST_CUT = re.compile(r"[^\s:]+: digest: sha256:[0-9a-f]{0,63}")
 CLIENT_LOG = re.compile(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", re.DOTALL)
 
 # CI markers that are lines of their own, not a prefix of log text.
@@ -577,7 +613,22 @@ class PlainGrammar:
             m = OUTPUT.fullmatch(text)
             if m is not None:
                 return ev.ErrorBlockOutput(elapsed=float(m.group(1)), text=m.group(2) or "", **common)
-            return ev.ErrorBlockOutput(elapsed=None, text=text, **common)
+            if not self._ends_block(text):
+                return ev.ErrorBlockOutput(elapsed=None, text=text, **common)
+            # An excerpt that begins inside an error block: the rule taken for its opening was its closing one.
+            self._block = block = None
+        elif text.startswith(" > "):
+            m = ERROR_BLOCK_HEADER.fullmatch(text)
+            if m is not None:
+                # the header of an error block whose opening rule an excerpt cut off
+                self._block = "error"
+                return ev.ErrorBlockHeader(name=m["name"], **common)
+        elif self._build.index == 0 and block is None and text[:1].isdigit():
+            m = OUTPUT.fullmatch(text)
+            if m is not None:
+                # before any build, "SECS TEXT" is an error block's output whose header an excerpt cut off
+                self._block = "error"
+                return ev.ErrorBlockOutput(elapsed=float(m.group(1)), text=m.group(2) or "", **common)
         if text == SOURCE_RULE:
             return ev.SourceRule(**common)
         if block == "source":
@@ -605,21 +656,36 @@ class PlainGrammar:
             self._block = "push"
             self._push_repo = m["repo"]
             return ev.PushStarted(repository=m["repo"], **common)
-        if block == "push":
+        if CI_JOB_LINES.fullmatch(text):
+            # a runner's line is never a verdict, not even docker push's error
+            return ev.CIMarker(kind="job", text=text, **common)
+        m = PUSH_DIGEST.fullmatch(text)
+        if m is not None:
+            # also without the push's first lines (an excerpt): the digest says the image was pushed
+            repo = self._push_repo if block in ("push", "pushed") else ""
+            if block == "push":
+                self._block = "pushed"
+            return ev.PushDigest(ref=f"{repo}:{m['tag']}" if repo else m["tag"], tag=m["tag"], digest=m["digest"],
+                                 size=int(m["size"]), **common)
+        if block in ("push", "pushed"):
             m = PUSH_LAYER.fullmatch(text)
             if m is not None:
                 return ev.PushLayerStatus(layer=m["layer"], status=m["status"], **common)
-            m = PUSH_DIGEST.fullmatch(text)
-            if m is not None:
-                return ev.PushDigest(ref=f"{self._push_repo}:{m['tag']}", tag=m["tag"], digest=m["digest"],
-                                     size=int(m["size"]), **common)
-            if not text.startswith(("#", "ERROR", "error:")):
-                # docker push prints nothing else: any other line is its error
+            if block == "push" and PUSH_DIGEST_CUT.fullmatch(text):
+                self._block = "pushed"
+                return ev.UnrecognizedLine(text=text, **common)
+            if block == "push" and not text.startswith(("#", "ERROR", "error:")):
+                # docker push prints nothing else before its digest: any other line is its error
                 self._build.over = True
                 self._block = None
                 return ev.BuildFailed(message=text, style="docker-push", exit_code=None, **common)
-        if CI_JOB_LINES.fullmatch(text):
-            return ev.CIMarker(kind="job", text=text, **common)
+            self._block = block = None  # pushed: what follows is another command's
+        m = CHECK_COMPLETE.fullmatch(text)
+        if m is not None:
+            if m["count"] is None:
+                return ev.WarningsSummary(count=0, **common)
+            self._build.over = True
+            return ev.BuildFailed(message=text, style="check", target=None, exit_code=None, **common)
         for style, pattern in FINAL_ERRORS:
             m = pattern.fullmatch(text)
             if m is not None:
@@ -642,7 +708,51 @@ class PlainGrammar:
         m = CLIENT_LOG.fullmatch(text)
         if m is not None:
             return ev.ClientLogLine(timestamp=m["ts"], text=m["text"], **common)
+        failed = self._wrapped_final_error(text, common)
+        if failed is not None:
+            return failed
         return ev.UnrecognizedLine(text=text, **common)
+
+    def _wrapped_final_error(self, text: str, common: dict[str, Any]) -> ev.BuildFailed | None:
+        """A final error after a prefix of a tool that ran the build, or a line that tool prints when it failed."""
+        m = FINAL_ERROR_FAMILIES.search(text) if text[:1] != "{" else None
+        if m is not None and FINAL_ERROR_NOT_VERDICT.match(text):
+            m = None
+        if m is not None and m.start() == 0 and self._continues_pending():
+            return None  # the rest of a final error that a web view hard-wrapped: its continuation
+        if m is not None:
+            before = text[: m.start()]
+            for style, wrapper in FINAL_ERROR_WRAPPERS:
+                w = wrapper.fullmatch(before)
+                if w is not None:
+                    self._build.over = True
+                    self._block = None
+                    message = text[m.start() :]
+                    return ev.BuildFailed(message=message, style=style, target=w.groupdict().get("target"),
+                                          exit_code=domain.exit_code_of(message), **common)
+        if WRAPPER_EXITS.fullmatch(text):
+            self._build.over = True
+            self._block = None
+            return ev.BuildFailed(message=text, style="wrapper-exit", target=None, exit_code=None, **common)
+        return None
+
+    def _continues_pending(self) -> bool:
+        """Whether the final error waiting for its continuation lines looks cut by a hard wrap (its last line is
+        long: a line as wide as a web view)."""
+        pending = self._pending
+        if type(pending) is not ev.BuildFailed:
+            return False
+        return len(pending.message.rsplit("\n", 1)[-1]) >= HARD_WRAP_MIN
+
+    def _ends_block(self, text: str) -> bool:
+        """Whether a line inside an error block, neither its header nor a step's timed output, is what follows
+        blocks (the Dockerfile excerpt, the final error): the block was over."""
+        if text == SOURCE_RULE or SOURCE_LOCATION.fullmatch(text) or CHECK_COMPLETE.fullmatch(text):
+            return True
+        for style, pattern in FINAL_ERRORS:
+            if style != "lowercase" and pattern.fullmatch(text):
+                return True
+        return FINAL_ERROR_FAMILIES.search(text) is not None
 
     def _extend(self, pending: ev.Event, number: int, raw: str, text: str) -> ev.Event:
         import attrs

@@ -4,7 +4,10 @@ The table is ordered; the first rule that matches wins. Rules are matched agains
 (with its continuation lines), with the quoted command of a failed RUN step blanked out so that words inside a
 command line (``curl ... || echo connection refused``) cannot decide anything. Rules with ``scope="step-output"`` are
 matched against the last lines the failed step printed, and win over the final message when they match: they
-catch causes that the final message hides (a RUN step that exits 1 because the disk is full).
+catch causes that the final message hides (a RUN step that exits 1 because the disk is full). Rules with
+``scope="vertex"`` are matched against the name of the vertex that failed (or that an error block names) and come
+next: where an error happened can say more than its message (a deadline while booting the builder is a builder that
+cannot be reached, not a slow operation).
 
 Class names are the public vocabulary of TAXONOMY.md (docs/taxonomy.md). Users add rules from a TOML file
 (``load_rules``); theirs are tried before these.
@@ -41,7 +44,7 @@ CLASSES: tuple[str, ...] = (
     "unknown",
 )
 
-SCOPES = ("final", "step-output")
+SCOPES = ("final", "step-output", "vertex")
 
 
 def _compile(pattern: str | regex.Pattern[str]) -> regex.Pattern[str]:
@@ -87,6 +90,17 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _r("disk-full-output", r"no space left on device|disk quota exceeded", "disk-full", False,
        "The builder ran out of disk space while a step ran ({match}); free space or prune the cache first.",
        scope="step-output"),
+    # the shell's "Killed" as the step's last words, or a 137 its own tools report: the kernel killed a process
+    _r("killed-output", r"(?:^|\n)Killed\s*\Z|\bexit (?:code|status):? 137\b|\bError 137\b|signal:? SIGKILL\b",
+       "killed", False,
+       "A process of the RUN step was killed ({match}: SIGKILL, usually the out-of-memory killer).",
+       scope="step-output"),
+
+    # --- where it failed: a builder that never answered is unreachable, whatever deadline message it gave
+    _r("builder-unreachable-vertex", r"^\[internal\] (?:booting buildkit|waiting for connection)\b",
+       "builder-connection-lost", True,
+       "The builder could not be reached ({match} failed); retry, recreating the builder if it persists.",
+       scope="vertex"),
 
     # --- a RUN step's own exit status is the innermost cause when it is there
     _r("killed-exit", r"(?:did not complete successfully|executor failed running \[.*?\]|returned a non-zero code):"
@@ -113,9 +127,25 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        "builder-connection-lost", True,
        "The connection to the BuildKit daemon was lost ({match}); retry on a healthy builder."),
 
+    # --- a builder that cannot be reached at all
+    _r("builder-unreachable",
+       r"error for bootstrap|failed to dial\b|buildkitd?\.sock\b.*?connection refused"
+       r"|connection refused.*?buildkitd?\.sock\b|failed to list workers|booting buildkit",
+       "builder-connection-lost", True,
+       "The builder could not be reached ({match}); retry, recreating the builder if it persists."),
+
     # --- the disk
     _r("disk-full", r"no space left on device|disk quota exceeded|ResourceExhausted.*(?:disk|space|storage)",
        "disk-full", False, "The builder ran out of disk space ({match}); free space or prune the cache first."),
+
+    # --- cache services (GitHub Actions cache, S3, Azure blob): their errors are the cache export's, and transient
+    _r("cache-service",
+       r"Cache service responded with (?:5\d\d|429)\b|\bInternal: not found\b"
+       r"|429\b[^\n]*?request (?:was )?blocked|(?:cache|gha)\b[^\n]*?temporarily unavailable"
+       r"|operation error S3: .*?(?:StatusCode: (?:5\d\d|429)|SlowDown|ServiceUnavailable|InternalError|RequestTimeout)"
+       r"|blob\.core\.windows\.net.*?(?:RESPONSE (?:5\d\d|429)|ServerBusy|OperationTimedOut|InternalError)",
+       "cache-export", True,
+       "The cache service failed or throttled the cache export ({match}); retry."),
 
     # --- throttling, before the generic status codes
     _r("rate-limited", r"429 Too Many Requests|toomanyrequests|You have reached your (?:pull )?rate limit"
@@ -152,6 +182,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        "timeout", True, "An operation hit its deadline ({match}); retry."),
 
     # --- the Dockerfile
+    _r("build-check", r"^Check complete, \d+ warnings? ha(?:ve|s) been found", "dockerfile", False,
+       "The Dockerfile fails its build checks ({match}); fix the findings listed after it.", style="check"),
     _r("dockerfile", r"dockerfile parse error|unknown instruction|failed to create LLB definition"
        r"|failed to read dockerfile|failed to parse stage name|failed to parse platform|lint violation"
        r"|Dockerfile.*cannot be empty|unknown flag:|base name .* should not be blank|syntax error"
@@ -161,6 +193,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 
     # --- the build context
     _r("context", r"failed to compute cache key|failed to calculate checksum of ref|\"[^\"]+\": not found"
+       r"|\"/[^\"]*\" not found\b"  # Docker 20.10's COPY vertex: "/config/logging.yaml" not found: not found
        r"|unable to prepare context|failed to walk|lstat .*: no such file or directory"
        r"|failed to read (?:context|\.dockerignore)|path .* not found|file not found in build context"
        r"|(?:COPY|ADD) failed: .*?(?:no such file|does not exist|not found|outside the build context)",
@@ -209,7 +242,7 @@ def rules_from_toml(data: str, source: str = "<rules>") -> list[Rule]:
         class = "registry-unavailable"
         retryable = true
         reason = "Artifactory is having a bad day"
-        scope = "final"                     # or "step-output"; optional
+        scope = "final"                     # or "step-output", "vertex"; optional
 
     Raises ``ValueError`` with the rule's position on any mistake."""
     if sys.version_info >= (3, 11):

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import events as ev
+from .domain import exit_code_of
 from .graph import GraphVertex
 from .graph import critical_path_in as graph_critical_path
 from .graph import first_cache_miss_in as graph_first_miss
 from .lazyre import compiled
 from .rawjson import rfc3339_ns
 from .rules import DEFAULT_RULES, RuleSet
+from .vertex_names import parse_vertex_name
 
 if TYPE_CHECKING:
     import regex
@@ -30,6 +32,21 @@ SCHEMA = "buildlog/summary/1"
 MAX_BUILDS_KEPT = 100
 OUTPUT_TAIL = 30  # lines of a step's output kept for step-output rules
 SLOWEST = 5
+MAX_BOXES = 16  # error blocks of one build kept (each with its last OUTPUT_TAIL lines)
+
+# Events that carry a verdict even before any build began (an excerpt without vertex lines): a final error, an
+# error block (its header, or its output when the header was cut too), a pushed image's digest, the end of a
+# --check run.
+VERDICT_BEFORE_BUILD = (ev.BuildFailed, ev.ErrorBlockHeader, ev.ErrorBlockOutput, ev.PushDigest,
+                        ev.WarningsSummary)
+# The styles of BuildFailed that only say a tool around the build failed (``make: *** [image] Error 1``): the verdict
+# only of a build that has no other, never over the client's own final error.
+WEAK_FINAL_STYLES = frozenset({"wrapper-exit"})
+# Classes that name a failure of the build's own steps: an import error block in an excerpt does not override them.
+STEP_CLASSES = frozenset({"build-step", "killed", "dockerfile", "context", "disk-full", "canceled"})
+# Error blocks of these vertex kinds can stand in a successful build (a cache import not found, a cache export with
+# ignore-error=true): they are not a verdict by themselves.
+CACHE_KINDS = frozenset({"cache-import", "cache-export"})
 
 # Vertex kinds that are not "user steps" in buildctl --debug-json-cache-metrics' sense.
 NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", "image-export", "resolve"})
@@ -277,6 +294,13 @@ class _BuildFold:
         self.manifest_list: str | None = None
         self.warnings: dict[tuple[str | None, str, int | None], dict[str, Any]] = {}
         self.ended_cleanly = False  # something the client prints only after the last vertex was seen
+        self.concluded = False  # an end that needs no vertex to be seen: a pushed digest, a passed --check
+        self.tty_finished = False  # a FINISHED tty frame was drawn
+        self.weak_final: ev.BuildFailed | None = None
+        # error blocks: the vertex name each names, with the last lines it repeats (the step's last output)
+        self.boxes: dict[str, collections.deque[str]] = {}
+        self._box: collections.deque[str] | None = None
+        self.orphan_output: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL)  # a block's, header cut
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.duration: float | None = None
@@ -391,6 +415,27 @@ class _BuildFold:
     def on_tty_frame(self, e: ev.Event) -> None:
         assert isinstance(e, ev.TtyFrame)
         self.duration = e.seconds  # the frame header's clock: "[+] Building 12.3s (20/20) FINISHED"
+        if e.finished:
+            self.tty_finished = True
+
+    def on_box_header(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.ErrorBlockHeader)
+        box = self.boxes.get(e.name)
+        if box is None:
+            # past MAX_BOXES, a block's lines are dropped (a deque of length 0), not taken for a headless block's
+            box = collections.deque(maxlen=OUTPUT_TAIL if len(self.boxes) < MAX_BOXES else 0)
+            if box.maxlen:
+                self.boxes[e.name] = box
+        self._box = box
+
+    def on_box_output(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.ErrorBlockOutput)
+        (self._box if self._box is not None else self.orphan_output).append(e.text)
+
+    def on_box_rule(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.ErrorBlockRule)
+        self._box = None
+        self.ended_cleanly = True
 
     def on_manifest_found(self, e: ev.Event) -> None:
         assert isinstance(e, ev.VertexEvent)
@@ -412,6 +457,13 @@ class _BuildFold:
     def on_push_digest(self, e: ev.Event) -> None:
         assert isinstance(e, ev.PushDigest)
         self.pushed[e.ref] = e.digest
+        self.concluded = True  # `docker push` after the build: the image was built
+
+    def on_warnings_summary(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.WarningsSummary)
+        self.ended_cleanly = True
+        if e.count == 0:
+            self.concluded = True  # "Check complete, no warnings found.": a --check run that passed
 
     def on_manifest_list(self, e: ev.Event) -> None:
         assert isinstance(e, ev.ManifestListExported)
@@ -439,7 +491,10 @@ class _BuildFold:
         assert isinstance(e, ev.BuildFailed)
         # The client prints one final error; what follows it (the docker/build-push-action wrapper repeating it,
         # a second bake target's error) does not replace the first.
-        if self.final is None:
+        if e.style in WEAK_FINAL_STYLES:
+            if self.weak_final is None:
+                self.weak_final = e
+        elif self.final is None:
             self.final = e
 
     def on_end_marker(self, e: ev.Event) -> None:
@@ -564,8 +619,24 @@ class _BuildFold:
         running = [v for v in self.vertices.values() if not v.finished]
         fatal = [v for v in self.vertices.values()
                  if v.error is not None and v.number not in self.imports and v.number not in self.exports]
-        if not running and self.vertices and (self.ended_cleanly or self._exported_all()) and not fatal:
+        if not running and not fatal and (
+                self.concluded or self._finished_frame() or (
+                    self.vertices and (self.ended_cleanly or self._exported_all()))):
             return "success", None
+        weak = self.weak_final
+        if weak is not None:
+            # only a tool around the build said it failed (an excerpt that kept only its line)
+            return "failure", self._classify(weak.message, weak.style, weak.line, weak.message, rules, None)
+        box = self._step_box()
+        if box is not None:
+            # The client prints an error block for a failed step only once the build has failed: with the final
+            # line cut off, the block is the verdict (a tty excerpt: the "ERROR" row and its block).
+            failed = [v for v in fatal if _names(box, v.name)]
+            v = failed[0] if failed else min(fatal, key=lambda v: v.error_line or 0) if fatal else None
+            message = (v.error or "") if v is not None else ""
+            line = v.error_line if v is not None else None
+            return "failure", self._classify(message, None, line, message or box, rules,
+                                             v.exit_code if v is not None else None, vertex=v, box=box)
         # No verdict in the log: it was cut, or the client died silently.
         failure: Failure | None = None
         if fatal:
@@ -575,6 +646,41 @@ class _BuildFold:
             failure.retryable = False
             failure.reason = "The log ends without a verdict; so far: " + failure.reason
         return "incomplete", failure
+
+    def _anonymous(self, vertex: _Vertex) -> bool:
+        """A vertex whose header an excerpt cut off, in a build whose beginning is cut (every build shows vertex 1
+        first): named by its number, or by the line that came first (a status: ``#20 writing layer sha256:...
+        done``, ``#20 preparing build cache for export``), neither of which is the name of a known kind."""
+        return vertex.info.kind == "other" and 1 not in self.vertices
+
+    def _finished_frame(self) -> bool:
+        """A FINISHED tty frame ends a build that got past its frontend (an excerpt may keep only this frame, or
+        only its header). One that shows only the internal loads is a build stopped by a Dockerfile error: the
+        frontend's error has no row, only the final line says it."""
+        return self.tty_finished and (
+            not self.vertices or any(v.info.kind != "internal" for v in self.vertices.values()))
+
+    def _step_box(self) -> str | None:
+        """The name of the last error block that names no cache import or export (those stand in successful
+        builds too)."""
+        for name in reversed(self.boxes):
+            if parse_vertex_name(name).kind not in CACHE_KINDS:
+                return name
+        return None
+
+    def _box_for(self, vertex: _Vertex | None) -> str | None:
+        """The error block that names the failed vertex; for a vertex whose header an excerpt cut off (or no
+        vertex at all), the block that names a failed step, else a cache vertex."""
+        if vertex is not None:
+            for name in self.boxes:
+                if _names(name, vertex.name):
+                    return name
+            if not self._anonymous(vertex):
+                return None
+        box = self._step_box()
+        if box is None and self.boxes:
+            box = next(reversed(self.boxes))
+        return box
 
     def _exported_all(self) -> bool:
         """True when the build reached its end: an image export finished (and every export after it)."""
@@ -594,28 +700,59 @@ class _BuildFold:
         return min(errored, key=lambda v: v.error_line or 0) if errored else None
 
     def _classify(self, message: str, style: str | None, line: int | None, text: str, rules: RuleSet,
-                  exit_code: int | None) -> Failure:
-        vertex = self._failed_vertex(message)
-        step = vertex.name if vertex is not None else None
+                  exit_code: int | None, vertex: _Vertex | None = None, box: str | None = None) -> Failure:
+        if vertex is None:
+            vertex = self._failed_vertex(message)
+        if box is None:
+            box = self._box_for(vertex)
+        # Where it failed: the vertex the error block names (the failed vertex, or in an excerpt without its vertex
+        # lines or header, the block's), else the failed vertex.
+        place = box if box is not None else vertex.name if vertex is not None else None
+        step = place
         if exit_code is None and vertex is not None:
             exit_code = vertex.exit_code
+        if exit_code is None and "\n" in message:
+            exit_code = exit_code_of(message.replace("\n", ""))  # "exit code: 2" hard-wrapped by a web view
+        output = list(vertex.output or ()) if vertex is not None else []
+        output += self.boxes[box] if box is not None else self.orphan_output
         matched = None
-        if vertex is not None and vertex.output:
-            matched = rules.match("\n".join(vertex.output), scope="step-output")
+        if output:
+            matched = rules.match("\n".join(output), scope="step-output")
+        if matched is None and place is not None:
+            matched = rules.match(place, scope="vertex")
         if matched is None:
-            matched = rules.match(compiled(_QUOTED_COMMAND).sub(_blank_command, message), scope="final", style=style)
-        if matched is None:
+            blanked = compiled(_QUOTED_COMMAND).sub(_blank_command, message)
+            matched = rules.match(blanked, scope="final", style=style)
+            if matched is None and "\n" in blanked:
+                # a web view may have hard-wrapped the line: its pieces joined
+                matched = rules.match(blanked.replace("\n", ""), scope="final", style=style)
+        info = parse_vertex_name(place) if place is not None else None
+        if matched is None and not message and info is not None and info.instruction == "RUN":
+            # an error block (or tty row) names a failed RUN step and no line says more: the step's command failed
+            failure = Failure("build-step", False, "A RUN step failed; the log does not say with which exit code.",
+                              line, text, step, exit_code, None)
+        elif matched is None:
             failure = Failure("unknown", False, "No rule recognises this failure; the decisive line is kept so that "
                               "a rule can be added.", line, text, step, exit_code)
         else:
             rule, snippet = matched
             reason = rule.reason.format(match=snippet.strip()[:120], exit_code=exit_code)
             failure = Failure(rule.failure_class, rule.retryable, reason, line, text, step, exit_code, rule.name)
-        if vertex is not None and vertex.number in self.exports and failure.failure_class not in ("canceled",):
+        kind = info.kind if info is not None else None
+        if vertex is not None and vertex.number in self.exports:
+            kind = "cache-export"
+        if failure.failure_class != "canceled" and (
+                kind == "cache-export" or (kind == "cache-import" and failure.failure_class not in STEP_CLASSES)):
             # Where it failed decides the class, why it failed decides the retry verdict.
-            failure.reason = "Exporting the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
+            what = "Exporting" if kind == "cache-export" else "Importing"
+            failure.reason = f"{what} the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
             failure.failure_class = "cache-export"
         return failure
+
+
+def _names(box: str, name: str) -> bool:
+    """Whether an error block's header names this vertex (a tty row cuts names to the terminal's width)."""
+    return box == name or (len(name) >= 8 and box.startswith(name))
 
 
 def _cache_state(imports: list[CacheImport], counts: StepCounts) -> str:
@@ -655,9 +792,11 @@ _HANDLERS: dict[type[ev.Event], Any] = {
     ev.TtyFrame: _BuildFold.on_tty_frame,
     ev.LegacyImageBuilt: _BuildFold.on_end_marker,
     ev.LegacyImageTagged: _BuildFold.on_end_marker,
-    ev.WarningsSummary: _BuildFold.on_end_marker,
+    ev.WarningsSummary: _BuildFold.on_warnings_summary,
     ev.BuildDetailsLink: _BuildFold.on_end_marker,
-    ev.ErrorBlockRule: _BuildFold.on_end_marker,
+    ev.ErrorBlockRule: _BuildFold.on_box_rule,
+    ev.ErrorBlockHeader: _BuildFold.on_box_header,
+    ev.ErrorBlockOutput: _BuildFold.on_box_output,
 }
 
 
@@ -674,8 +813,10 @@ class Summarizer:
         b = event.build
         fold = self._fold
         if fold is None or b != fold.index:
-            if b == 0 and fold is None and not isinstance(event, ev.BuildFailed):
-                return  # text before the first build (an error there is a build that failed before it began)
+            if b == 0 and fold is None and not isinstance(event, VERDICT_BEFORE_BUILD):
+                # text before the first build (an error there is a build that failed before it began; an excerpt
+                # may begin with the error block or the push that end a build)
+                return
             if fold is not None:
                 self._done.append(fold.summary(self._rules))
             fold = self._fold = _BuildFold(b, event.line)

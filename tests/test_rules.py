@@ -86,6 +86,22 @@ CASES = [
      " no space left on device"),
     ("client-4xx", "unknown", "final", "ERROR: failed to solve: error writing manifest blob: failed commit on "
      "ref: unexpected status: 400 Bad Request"),
+    # synthetic: the families of issue "Logs as people have them" (tests/fixtures/excerpts/ has them in context)
+    ("killed-output", "killed", "step-output", "g++ -O2 -c src/layout.cc -o build/layout.o\nKilled"),
+    ("killed-output", "killed", "step-output", "npm ERR! command sh -c webpack: exit code: 137\nnpm ERR! done"),
+    ("builder-unreachable-vertex", "builder-connection-lost", "vertex", "[internal] booting buildkit"),
+    ("builder-unreachable-vertex", "builder-connection-lost", "vertex", "[internal] waiting for connection"),
+    ("builder-unreachable", "builder-connection-lost", "final", "ERROR: failed to initialize builder b (b0): "
+     'error for bootstrap "b0": context deadline exceeded'),
+    ("builder-unreachable", "builder-connection-lost", "final", "ERROR: failed to solve: listing workers for "
+     'Build: failed to list workers: Unavailable: connection error: desc = "transport: Error while dialing: dial '
+     'unix /run/buildkit/buildkitd.sock: connect: connection refused"'),
+    ("cache-service", "cache-export", "final", "ERROR: failed to solve: Cache service responded with 503"),
+    ("cache-service", "cache-export", "final", "ERROR: failed to solve: error writing layer blob: operation error "
+     "S3: PutObject, https response error StatusCode: 503, RequestID: 8A1B, api error SlowDown: Please reduce"),
+    ("cache-service", "cache-export", "final", "ERROR: failed to solve: failed to reserve cache: 429 Too Many "
+     "Requests: Request was blocked due to exceeding usage of resource 'Count'"),
+    ("build-check", "dockerfile", "final", "Check complete, 2 warnings have been found!"),
 ]
 
 

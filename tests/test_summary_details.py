@@ -67,15 +67,18 @@ def test_build_check_warnings_are_listed_once() -> None:
 def test_summary_works_live() -> None:
     """Asked mid-stream, the summary tells what is known so far; a failure never reads as success early."""
     data = (SHARED / "s04-fail-exit1-plain.log").read_bytes()
+    # the client prints the failed step's error block only once the build has failed: from there on it is known
+    block = data.index(b"------\n > [builder 10/10]")
     parser, live = Parser(), Summarizer()
     seen = []
     for i in range(0, len(data), 512):
         for e in parser.feed(data[i : i + 512]):
             live.feed(e)
-        seen.append(live.result().outcome)
+        seen.append((i + 512, live.result().outcome))
     for e in parser.close():
         live.feed(e)
-    assert set(seen[:-1]) == {"incomplete"}
+    assert {outcome for end, outcome in seen if end < block} == {"incomplete"}
+    assert {outcome for end, outcome in seen if end > block + 100} == {"failure"}
     final = live.close()
     assert final.outcome == "failure" and final.failure is not None
     assert final.failure.failure_class == "build-step"
