@@ -37,6 +37,8 @@ from .tty import TtyGrammar
 # checked on the match (``Parser._trim_run``).
 _RUN_LINE = r"\d+\.\d{1,3}(?: (?!\[output clipped, ).*)?\n"  # after "#N "
 RUN = re.compile(rf"#([0-9]+) {_RUN_LINE}(?:#\1 {_RUN_LINE}){{0,{ev.MAX_RUN_LINES - 1}}}")
+# The log's last line, cut before its line end, as one more line of a run.
+LAST_RUN_LINE = re.compile(r"#([0-9]+) \d+\.\d{1,3}(?: (?!\[output clipped, ).*)?\r?\Z")
 RUN_HEAD = re.compile(r"#[0-9]+ \d+\.\d{1,3}(?: |\r?\n)")
 OTHER_LINES_END = re.compile(r"\n[#\n]")  # the next line that begins with "#" or is blank
 # A partial line that may still become the first line of a run.
@@ -147,6 +149,8 @@ class Parser:
                 end, more = self._trim_run(buf, end, r.end(), buf.count("\n", end, r.end()),
                                            limit - end, ev.MAX_RUN_LINES - count)
                 count += more
+                if final and count < ev.MAX_RUN_LINES and end == r.end():
+                    end, count = self._last_line_of_run(buf, 0, end, count, vertex)
                 if not final and count < ev.MAX_RUN_LINES and end == r.end() and buf.find("\n", end) < 0 \
                         and len(buf) <= limit and len(buf) - end <= self._hold_line:
                     self._hold(buf, (vertex, count, end))
@@ -179,6 +183,8 @@ class Parser:
                         vertex = r.group(1)
                         end, count = self._trim_run(buf, pos, r.end(), buf.count("\n", pos, r.end()), limit,
                                                     ev.MAX_RUN_LINES)
+                        if count and final and count < ev.MAX_RUN_LINES and end == r.end():
+                            end, count = self._last_line_of_run(buf, pos, end, count, vertex)
                         if count:
                             if (not final and count < ev.MAX_RUN_LINES and end == r.end()
                                     and buf.find("\n", end) < 0 and size - pos <= limit
@@ -270,6 +276,19 @@ class Parser:
                 start = nl + 1
             count = buf.count("\n", pos, end)
         return end, count
+
+    def _last_line_of_run(self, buf: str, pos: int, end: int, count: int, vertex: str) -> tuple[int, int]:
+        """At the end of the input: the run in ``buf[pos:end]`` with the log's last line too, when that line (cut
+        before its line end) is one more output line of ``vertex``, so that a log gives the same events with or
+        without its last line end."""
+        size = len(buf)
+        if (end >= size or buf.find("\n", end) >= 0 or "\x1b" in buf[end:] or size - pos > ev.MAX_RUN_CHARS
+                or size - end > self._max_line):
+            return end, count
+        m = LAST_RUN_LINE.match(buf, end)
+        if m is None or m.group(1) != vertex:
+            return end, count
+        return size, count + 1
 
     def _hold(self, text: str, run: tuple[str, int, int] | None) -> None:
         self._held = [text]

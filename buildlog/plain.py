@@ -406,6 +406,9 @@ class PlainGrammar:
         text = RUN_PREFIX.sub("\n", raw[start:]) if count > 1 else raw[start:]
         if "\r\n" in text:
             text = text.replace("\r\n", "\n")
+        if not text.endswith("\n"):
+            # the log's last line, cut before its line end (a "\r" left alone there was the line end)
+            text = (text[:-1] if text.endswith("\r") else text) + "\n"
         if count > 1:
             last = RUN_ELAPSED.match(raw, raw.rindex("\n", 0, len(raw) - 1) + 1)
             assert last is not None
