@@ -7,9 +7,10 @@ lists, attrs instances such as a ``LogSummary``, walked and rebuilt). A secret i
 prefix and what it was: ``ghp_…[redacted github-token]``.
 
 The table is data: each ``SecretPattern`` has a name, a pattern whose ``secret`` group is what gets replaced, how
-many characters of the secret stay visible (a public prefix such as ``ghp_``), and a ``trigger``: a cheap regular
-expression every match must contain. All triggers are joined into one pattern that is searched first, so a text
-holding no secret costs one search, whatever the number of patterns. User rules files add patterns
+many characters of the secret stay visible (a public prefix such as ``ghp_``), and a ``triggers``: literal strings
+one of which every match contains. The text is lowered once and all triggers are looked for as plain substrings
+(each ``in`` is a fast search of its own; one regular expression of alternatives would try each alternative at
+each position, many times slower): a text that holds no secret costs that and nothing more. User rules files add patterns
 (``[[redact]]`` tables, see ``rules.py`` and docs/security.md).
 
 Every built-in pattern runs in linear time on adversarial input (benchmarks/redos.py feeds each one 100k-character
@@ -44,17 +45,23 @@ USER_PATTERN_TIMEOUT = 0.25  # seconds for one user pattern on one text (user pa
 SECRET_NAME_WORDS = r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIALS|ACCESS_?KEY"
 # A value that is a reference or a redaction, not a secret: $VAR, ${VAR}, *** (masked by the CI), …[redacted
 _NOT_A_VALUE = r"(?!\$|\*{3}|…)"
+# Literal pre-checks (lower case): every match of a pattern holds one of its own
+_NAME_WORDS = ("token", "secret", "password", "passwd", "api_key", "apikey", "private_key", "privatekey",
+               "credentials", "access_key", "accesskey")
+_AWS_IDS = ("akia", "asia", "abia", "acca")
+_GITHUB = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")
+_GITLAB = ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glsoat-")
 
 
 @attrs.frozen
 class SecretPattern:
     """One shape of secret. ``pattern`` must have a group named ``secret`` (the part replaced); ``keep`` leading
     characters of the secret stay visible (a public prefix such as ``ghp_`` that says what the secret was);
-    ``trigger`` is a cheap pattern found in every match (searched case-insensitively, as the pre-check)."""
+    ``triggers`` are lower-case strings one of which every match contains (the pre-check; empty: always run)."""
 
     name: str
     pattern: str
-    trigger: str
+    triggers: tuple[str, ...] = ()
     keep: int = 0
     ignore_case: bool = False
     user: bool = False  # from a user rules file: matched with a timeout
@@ -68,8 +75,9 @@ class SecretPattern:
         object.__setattr__(self, "compiled", compiled)
 
 
-def _p(name: str, pattern: str, trigger: str, keep: int = 0, ignore_case: bool = False) -> SecretPattern:
-    return SecretPattern(name, pattern, trigger, keep, ignore_case)
+def _p(name: str, pattern: str, triggers: tuple[str, ...], keep: int = 0,
+       ignore_case: bool = False) -> SecretPattern:
+    return SecretPattern(name, pattern, triggers, keep, ignore_case)
 
 
 # Word boundaries are lookbehinds on the token's own alphabet: a match can only start where a token can, which
@@ -77,42 +85,40 @@ def _p(name: str, pattern: str, trigger: str, keep: int = 0, ignore_case: bool =
 BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
     # --- whole blocks first: a PEM private key (the body is the secret; BEGIN/END lines stay readable)
     _p("private-key", r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?P<secret>[A-Za-z0-9+/=\s:,-]*?)"
-       r"(?=-----END|\Z)", "PRIVATE KEY"),
+       r"(?=-----END|\Z)", ("private key",)),
     # --- tokens with a published prefix
-    _p("github-token", r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{30,255})(?![A-Za-z0-9_])", "gh[pousr]_",
-       keep=4),
+    _p("github-token", r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{30,255})(?![A-Za-z0-9_])", _GITHUB, keep=4),
     _p("github-token", r"(?<![A-Za-z0-9_])(?P<secret>github_pat_[A-Za-z0-9_]{30,255})(?![A-Za-z0-9_])",
-       "github_pat_", keep=11),
+       ("github_pat_",), keep=11),
     _p("gitlab-token", r"(?<![A-Za-z0-9_-])(?P<secret>(?:glpat|gldt|glrt|glptt|glcbt|glft|glsoat)-[A-Za-z0-9_-]"
-       r"{20,255})(?![A-Za-z0-9_-])", "gl[a-z]{1,4}t-", keep=6),
+       r"{20,255})(?![A-Za-z0-9_-])", _GITLAB, keep=6),
     _p("slack-token", r"(?<![A-Za-z0-9_-])(?P<secret>xox[abposre]-[A-Za-z0-9-]{10,255})(?![A-Za-z0-9_-])",
-       "xox[abposre]-", keep=5),
-    _p("slack-token", r"(?<![A-Za-z0-9_-])(?P<secret>xapp-[0-9]-[A-Za-z0-9-]{10,255})(?![A-Za-z0-9_-])", "xapp-",
-       keep=5),
+       ("xox",), keep=5),
+    _p("slack-token", r"(?<![A-Za-z0-9_-])(?P<secret>xapp-[0-9]-[A-Za-z0-9-]{10,255})(?![A-Za-z0-9_-])", ("xapp-",), keep=5),
     _p("slack-webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]{16,255})",
-       r"hooks\.slack\.com"),
-    _p("npm-token", r"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36,255})(?![A-Za-z0-9_])", "npm_", keep=4),
+       ("hooks.slack.com",)),
+    _p("npm-token", r"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36,255})(?![A-Za-z0-9_])", ("npm_",), keep=4),
     _p("jwt", r"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]"
-       r"{0,4096})(?![A-Za-z0-9_-])", r"eyJ[A-Za-z0-9_-]{8}", keep=3),
+       r"{0,4096})(?![A-Za-z0-9_-])", ("eyj",), keep=3),
     # an AWS secret key is 40 characters of base64 with nothing to recognise it by, except the key id beside it
     _p("aws-secret-key", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])[^\n]{0,120}?"
-       r"(?<![A-Za-z0-9/+=])(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", "A[KSBC][IC]A[A-Z0-9]{16}"),
+       r"(?<![A-Za-z0-9/+=])(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", _AWS_IDS),
     _p("aws-access-key-id", r"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Z0-9])",
-       "A[KSBC][IC]A[A-Z0-9]{16}", keep=4),
+       _AWS_IDS, keep=4),
     # --- credentials recognised by what stands before them
     _p("bearer-token", r"(?<![A-Za-z0-9_])Bearer\s{1,8}(?!realm\b)(?=[A-Za-z0-9._~+/=-]{0,2048}[0-9])"
-       r"(?P<secret>[A-Za-z0-9._~+/-]{12,4096}=*)", "bearer", ignore_case=True),
+       r"(?P<secret>[A-Za-z0-9._~+/-]{12,4096}=*)", ("bearer",), ignore_case=True),
     _p("basic-credentials", r"(?<![A-Za-z0-9_])Basic\s{1,8}(?=[A-Za-z0-9+/]{0,2048}[0-9+/=])"
-       r"(?P<secret>[A-Za-z0-9+/]{8,4096}={0,2})(?![A-Za-z0-9+/=])", "basic", ignore_case=True),
+       r"(?P<secret>[A-Za-z0-9+/]{8,4096}={0,2})(?![A-Za-z0-9+/=])", ("basic",), ignore_case=True),
     _p("url-password", r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@\"'<>]{0,256}:"
-       r"(?P<secret>" + _NOT_A_VALUE + r"[^\s/?#@\"'<>]{1,256})@", "://", ignore_case=True),
+       r"(?P<secret>" + _NOT_A_VALUE + r"[^\s/?#@\"'<>]{1,256})@", ("://",), ignore_case=True),
     # --- values of build args, env vars and settings whose names say they are secret
     _p("secret-variable", r"(?<![A-Za-z0-9_])(?>[A-Za-z0-9_.-]{0,64}?(?:" + SECRET_NAME_WORDS + r"))"
        r"(?>[A-Za-z0-9_]{0,64})[ \t]{0,4}=[ \t]{0,4}"
        r"(?:\"(?P<secret>" + _NOT_A_VALUE + r"[^\"\n…]{1,1024})\"|'(?P<secret>" + _NOT_A_VALUE + r"[^'\n…]{1,1024})'"
-       r"|(?P<secret>" + _NOT_A_VALUE + r"[^\s\"'&;,)…]{1,1024}+(?!…)))", SECRET_NAME_WORDS, ignore_case=True),
+       r"|(?P<secret>" + _NOT_A_VALUE + r"[^\s\"'&;,)…]{1,1024}+(?!…)))", _NAME_WORDS, ignore_case=True),
     _p("secret-field", r"\"(?>[A-Za-z0-9_.-]{0,64}?(?:" + SECRET_NAME_WORDS + r"))(?>[A-Za-z0-9_]{0,64})\""
-       r"[ \t]{0,4}:[ \t]{0,4}\"(?P<secret>" + _NOT_A_VALUE + r"[^\"\n…]{1,1024})\"", SECRET_NAME_WORDS,
+       r"[ \t]{0,4}:[ \t]{0,4}\"(?P<secret>" + _NOT_A_VALUE + r"[^\"\n…]{1,1024})\"", _NAME_WORDS,
        ignore_case=True),
 )
 
@@ -131,17 +137,16 @@ class Redactor:
 
     def __init__(self, patterns: Sequence[SecretPattern] = BUILTIN_SECRETS) -> None:
         self.patterns = tuple(patterns)
-        triggers = "|".join(f"(?:{p.trigger})" for p in self.patterns if not p.user)
-        # one search decides whether any pattern can match: the common case (no secret) costs just that
-        self._builtin_check = regex.compile(triggers, regex.IGNORECASE) if triggers else None
-        self._user = tuple(p for p in self.patterns if p.user)
+        self.triggers = tuple(sorted({t.lower() for p in self.patterns for t in p.triggers}))
+        self._always = any(not p.triggers for p in self.patterns)  # a user pattern without triggers always runs
         self.timeouts: dict[str, int] = {}  # user pattern -> times it timed out
 
     def might_hold_secret(self, text: str) -> bool:
-        if self._user:
+        """False when no pattern can match ``text``: the cheap check made before any pattern runs."""
+        if self._always:
             return True
-        check = self._builtin_check
-        return check is not None and check.search(text) is not None
+        lowered = text.lower()
+        return any(t in lowered for t in self.triggers)
 
     def _matches(self, pattern: SecretPattern, text: str) -> Iterator[regex.Match[str]]:
         if not pattern.user:

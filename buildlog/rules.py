@@ -13,11 +13,14 @@ Class names are the public vocabulary of TAXONOMY.md (docs/taxonomy.md). Users a
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import regex
+
+from .redact import Redactor, SecretPattern, redactor_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,6 +65,7 @@ class Rule:
     reason: str
     scope: str = attrs.field(default="final", validator=attrs.validators.in_(SCOPES))
     style: str | None = None  # only for BuildFailed lines printed in this style (see plain.FINAL_ERRORS)
+    timeout: float | None = None  # seconds per search: user rules are untrusted input
 
 
 def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, **kw: str) -> Rule:
@@ -167,18 +171,35 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 
 @attrs.frozen
 class RuleSet:
-    """User rules (tried first) followed by the built-in table."""
+    """User rules (tried first) followed by the built-in table; user secret patterns for the redaction."""
 
     rules: tuple[Rule, ...] = BUILTIN_RULES
+    secrets: tuple[SecretPattern, ...] = ()
 
-    def with_rules(self, extra: Iterable[Rule]) -> RuleSet:
-        return RuleSet(tuple(extra) + self.rules)
+    def with_rules(self, extra: Iterable[Rule], secrets: Iterable[SecretPattern] = ()) -> RuleSet:
+        return RuleSet(tuple(extra) + self.rules, tuple(secrets) + self.secrets)
 
-    def match(self, text: str, scope: str = "final", style: str | None = None) -> tuple[Rule, str] | None:
+    @property
+    def redactor(self) -> Redactor:
+        """The redaction table: these user secret patterns, then the built-in ones."""
+        return redactor_for(self.secrets)
+
+    def match(self, text: str, scope: str = "final", style: str | None = None,
+              on_timeout: Callable[[Rule], None] | None = None) -> tuple[Rule, str] | None:
+        """The first rule whose pattern is found in ``text``. A user rule's pattern is searched with a timeout
+        (it is untrusted input); one that runs out of time is skipped and passed to ``on_timeout``."""
         for rule in self.rules:
             if rule.scope != scope or (rule.style is not None and rule.style != style):
                 continue
-            m = rule.pattern.search(text)
+            if rule.timeout is None:
+                m = rule.pattern.search(text)
+            else:
+                try:
+                    m = rule.pattern.search(text, timeout=rule.timeout)
+                except TimeoutError:
+                    if on_timeout is not None:
+                        on_timeout(rule)
+                    continue
             if m is not None:
                 return rule, m.group(0)
         return None
@@ -186,9 +207,101 @@ class RuleSet:
 
 DEFAULT_RULES = RuleSet()
 
+USER_RULE_TIMEOUT = 0.25  # seconds for one user pattern on one text
+RULE_KEYS = frozenset({"name", "pattern", "class", "retryable", "reason", "scope"})
+SECRET_KEYS = frozenset({"name", "pattern", "keep", "trigger"})
+TOP_KEYS = frozenset({"rule", "redact"})
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used: the message is one line naming the file, the rule and the mistake."""
+
+
+def _keys_error(where: str, entry: dict[str, Any], allowed: frozenset[str]) -> str | None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        return f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} " \
+               f"(known: {', '.join(sorted(allowed))})"
+    return None
+
+
+def _entry_name(entry: dict[str, Any], kind: str, i: int) -> str:
+    name = entry.get("name")
+    return f"{kind} {i} ({name!r})" if isinstance(name, str) else f"{kind} {i}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _rule_from(entry: dict[str, Any], where: str, i: int) -> Rule:
+    problem = _keys_error(where, entry, RULE_KEYS)
+    if problem:
+        raise RulesError(problem)
+    for key in ("pattern", "class"):
+        if key not in entry:
+            raise RulesError(f"{where}: missing key {key!r}")
+    for key in ("name", "pattern", "class", "reason", "scope"):
+        if key in entry and not isinstance(entry[key], str):
+            raise RulesError(f"{where}: {key} must be a string")
+    cls = entry["class"]
+    if cls not in CLASSES:
+        raise RulesError(f"{where}: unknown class {cls!r} (one of: {', '.join(CLASSES)})")
+    try:
+        compiled = regex.compile(entry["pattern"], regex.IGNORECASE | regex.DOTALL)
+    except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+        raise RulesError(f"{where}: bad pattern: {_one_line(str(exc))}") from None
+    scope = entry.get("scope", "final")
+    if scope not in SCOPES:
+        raise RulesError(f"{where}: scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    retryable = entry.get("retryable", False)
+    if not isinstance(retryable, bool):
+        raise RulesError(f"{where}: retryable must be true or false")
+    name = entry.get("name", f"user-{i}")
+    reason = entry.get("reason", f"matched the user rule {name}")
+    try:
+        reason.format(match="", exit_code=None)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise RulesError(f"{where}: reason may use only {{match}} and {{exit_code}} ({_one_line(str(exc))})") \
+            from None
+    return Rule(name, compiled, cls, retryable, reason, scope=scope, timeout=USER_RULE_TIMEOUT)
+
+
+def _secret_from(entry: dict[str, Any], where: str, i: int) -> SecretPattern:
+    problem = _keys_error(where, entry, SECRET_KEYS)
+    if problem:
+        raise RulesError(problem)
+    if "pattern" not in entry:
+        raise RulesError(f"{where}: missing key 'pattern'")
+    for key in ("name", "pattern", "trigger"):
+        if key in entry and not isinstance(entry[key], str):
+            raise RulesError(f"{where}: {key} must be a string")
+    keep = entry.get("keep", 0)
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 0 <= keep <= 16:
+        raise RulesError(f"{where}: keep must be a whole number from 0 to 16")
+    pattern = entry["pattern"]
+    try:
+        compiled = regex.compile(pattern)
+    except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+        raise RulesError(f"{where}: bad pattern: {_one_line(str(exc))}") from None
+    if "secret" not in compiled.groupindex:
+        # the whole match is the secret unless the pattern says which part is
+        pattern = f"(?P<secret>{pattern})"
+    try:
+        trigger = entry.get("trigger")
+        return SecretPattern(entry.get("name", f"user-secret-{i}"), pattern, (trigger,) if trigger else (), keep,
+                             user=True)
+    except (regex.error, ValueError) as exc:
+        raise RulesError(f"{where}: bad pattern: {_one_line(str(exc))}") from None
+
 
 def rules_from_toml(data: str, source: str = "<rules>") -> list[Rule]:
-    """Parse user rules from TOML text::
+    """Parse user rules from TOML text (see ``user_rules_from_toml``, which also returns secret patterns)."""
+    return user_rules_from_toml(data, source)[0]
+
+
+def user_rules_from_toml(data: str, source: str = "<rules>") -> tuple[list[Rule], list[SecretPattern]]:
+    """Parse user rules and secret patterns from TOML text::
 
         [[rule]]
         name = "artifactory-flaky"          # optional
@@ -198,44 +311,48 @@ def rules_from_toml(data: str, source: str = "<rules>") -> list[Rule]:
         reason = "Artifactory is having a bad day"
         scope = "final"                     # or "step-output"; optional
 
-    Raises ``ValueError`` with the rule's position on any mistake."""
+        [[redact]]                          # a secret shape of yours (docs/security.md)
+        name = "acme-token"
+        pattern = "acme_[A-Za-z0-9]{32}"    # a group named 'secret' narrows what is replaced
+        keep = 5                            # characters left visible; optional
+        trigger = "acme_"                   # text every match holds: skips texts without it; optional
+
+    Raises ``RulesError`` (a ``ValueError``) whose message is one line naming the file, the rule and the
+    mistake; unknown keys and classes are mistakes."""
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{source}: not valid TOML: {exc}") from None
-    entries = doc.get("rule", [])
-    if not isinstance(entries, list):
-        raise ValueError(f"{source}: expected [[rule]] tables")
-    out: list[Rule] = []
-    for i, entry in enumerate(entries, 1):
-        where = f"{source}: rule {i}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: expected a table")
-        try:
-            cls = entry["class"]
-            pattern = entry["pattern"]
-        except KeyError as exc:
-            raise ValueError(f"{where}: missing key {exc.args[0]!r}") from None
-        if cls not in CLASSES:
-            raise ValueError(f"{where}: unknown class {cls!r} (one of: {', '.join(CLASSES)})")
-        try:
-            compiled = regex.compile(pattern, regex.IGNORECASE | regex.DOTALL)
-        except regex.error as exc:
-            raise ValueError(f"{where}: bad pattern: {exc}") from None
-        scope = entry.get("scope", "final")
-        if scope not in SCOPES:
-            raise ValueError(f"{where}: scope must be one of {SCOPES}")
-        retryable = entry.get("retryable", False)
-        if not isinstance(retryable, bool):
-            raise ValueError(f"{where}: retryable must be true or false")
-        out.append(Rule(str(entry.get("name", f"user-{i}")), compiled, cls, retryable,
-                        str(entry.get("reason", f"matched the user rule {entry.get('name', i)}")), scope=scope))
-    return out
+        raise RulesError(f"{source}: not valid TOML: {_one_line(str(exc))}") from None
+    problem = _keys_error(source, doc, TOP_KEYS)
+    if problem:
+        raise RulesError(problem.replace(": unknown key", ": unknown table or key", 1))
+    rules: list[Rule] = []
+    secrets: list[SecretPattern] = []
+    for key, build in (("rule", _rule_from), ("redact", _secret_from)):
+        entries = doc.get(key, [])
+        if not isinstance(entries, list):
+            raise RulesError(f"{source}: expected [[{key}]] tables")
+        for i, entry in enumerate(entries, 1):
+            if not isinstance(entry, dict):
+                raise RulesError(f"{source}: {key} {i}: expected a table")
+            made = build(entry, f"{source}: {_entry_name(entry, key, i)}", i)
+            (rules if key == "rule" else secrets).append(made)  # type: ignore[arg-type]
+    return rules, secrets
 
 
 def load_rules(paths: Sequence[str | Path]) -> RuleSet:
-    """The built-in table with the rules of these TOML files in front (first file first)."""
+    """The built-in table with the rules of these TOML files in front (first file first). Raises ``RulesError``
+    (one line) for a file that cannot be read or used."""
     extra: list[Rule] = []
+    secrets: list[SecretPattern] = []
     for path in paths:
-        extra.extend(rules_from_toml(Path(path).read_text(encoding="utf-8"), str(path)))
-    return DEFAULT_RULES.with_rules(extra)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise RulesError(f"{path}: not UTF-8 text") from None
+        rules, found = user_rules_from_toml(text, str(path))
+        extra += rules
+        secrets += found
+    return DEFAULT_RULES.with_rules(extra, secrets)

@@ -21,12 +21,14 @@ from .graph import GraphVertex
 from .graph import critical_path_in as graph_critical_path
 from .graph import first_cache_miss_in as graph_first_miss
 from .rawjson import rfc3339_ns
-from .rules import DEFAULT_RULES, RuleSet
+from .redact import DEFAULT_REDACTOR, Redactor
+from .rules import DEFAULT_RULES, Rule, RuleSet
 
 SCHEMA = "buildlog/summary/1"
 MAX_BUILDS_KEPT = 100
 OUTPUT_TAIL = 30  # lines of a step's output kept for step-output rules
 SLOWEST = 5
+SECRET_LINES_KEPT = 5  # line numbers named in a secret hint, per kind of secret and place
 
 # Vertex kinds that are not "user steps" in buildctl --debug-json-cache-metrics' sense.
 NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", "image-export", "resolve"})
@@ -259,8 +261,12 @@ class _Vertex:
 class _BuildFold:
     """Folds the events of one build."""
 
-    def __init__(self, index: int, first_line: int) -> None:
+    def __init__(self, index: int, first_line: int, redactor: Redactor = DEFAULT_REDACTOR) -> None:
         self.index = index
+        self.redactor = redactor
+        # (kind of secret, where) -> [lines, count]: where the log holds secrets (never the values)
+        self.secrets: dict[tuple[str, str], tuple[list[int], int]] = {}
+        self.rule_timeouts: dict[str, int | None] = {}  # user rule -> the line it first timed out on
         self.first_line = first_line
         self.last_line = first_line
         self.format = "plain"
@@ -282,6 +288,9 @@ class _BuildFold:
 
     def add(self, e: ev.Event) -> None:
         self.last_line = e.end_line
+        raw = e.raw
+        if raw and self.redactor.might_hold_secret(raw):
+            self._secrets_in(e, raw)
         ci = e.ci
         if ci is not None and ci.timestamp is not None:
             if self.first_ts is None:
@@ -298,6 +307,21 @@ class _BuildFold:
                 _HANDLERS[type(e)] = _ignore
                 return
         handler(self, e)
+
+    def _secrets_in(self, e: ev.Event, raw: str) -> None:
+        if isinstance(e, ev.StepOutput):
+            where = "in step output"
+        elif "build-arg" in raw or "ARG " in raw:
+            where = "in a build arg"
+        else:
+            where = "in the log"
+        for found in self.redactor.find(raw):
+            line = e.line + raw.count("\n", 0, found.start)
+            lines, count = self.secrets.get((found.name, where), ([], 0))
+            if line not in lines:
+                if len(lines) < SECRET_LINES_KEPT:
+                    lines.append(line)
+                self.secrets[(found.name, where)] = (lines, count + 1)
 
     def _vertex(self, e: ev.VertexEvent) -> _Vertex:
         v = self.vertices.get(e.vertex)
@@ -549,6 +573,14 @@ class _BuildFold:
         if exports and any(w["rule"] == "SecretsUsedInArgOrEnv" for w in self.warnings.values()):
             hints.append("SecretsUsedInArgOrEnv: secrets passed with ARG or ENV end up in the exported cache "
                          "layers; use RUN --mount=type=secret instead.")
+        for (kind, where), (lines, count) in self.secrets.items():
+            at = ", ".join(map(str, lines)) + (f" and {count - len(lines)} more" if count > len(lines) else "")
+            hints.append(f"Secret in the log: what looks like a {kind} {where} (line{'s' if count > 1 else ''} {at}); "
+                         "buildlog's output redacts it, the log itself does not: rotate it, and pass secrets "
+                         "with --secret / RUN --mount=type=secret.")
+        for name, line in self.rule_timeouts.items():
+            where = f" on line {line}" if line is not None else ""
+            hints.append(f"The user rule {name!r} took too long{where} (its pattern backtracks) and was skipped.")
         return hints
 
     def _verdict(self, rules: RuleSet) -> tuple[str, Failure | None]:
@@ -593,10 +625,15 @@ class _BuildFold:
         if exit_code is None and vertex is not None:
             exit_code = vertex.exit_code
         matched = None
+
+        def timed_out(rule: Rule, at: int | None = line) -> None:
+            self.rule_timeouts.setdefault(rule.name, at)
+
         if vertex is not None and vertex.output:
-            matched = rules.match("\n".join(vertex.output), scope="step-output")
+            matched = rules.match("\n".join(vertex.output), scope="step-output", on_timeout=timed_out)
         if matched is None:
-            matched = rules.match(_QUOTED_COMMAND.sub(_blank_command, message), scope="final", style=style)
+            matched = rules.match(_QUOTED_COMMAND.sub(_blank_command, message), scope="final", style=style,
+                                  on_timeout=timed_out)
         if matched is None:
             failure = Failure("unknown", False, "No rule recognises this failure; the decisive line is kept so that "
                               "a rule can be added.", line, text, step, exit_code)
@@ -659,6 +696,7 @@ class Summarizer:
 
     def __init__(self, rules: RuleSet | None = None) -> None:
         self._rules = rules or DEFAULT_RULES
+        self._redactor = self._rules.redactor
         self._fold: _BuildFold | None = None
         self._done: collections.deque[BuildSummary] = collections.deque(maxlen=MAX_BUILDS_KEPT)
         self._attempts = 0
@@ -671,7 +709,7 @@ class Summarizer:
                 return  # text before the first build (an error there is a build that failed before it began)
             if fold is not None:
                 self._done.append(fold.summary(self._rules))
-            fold = self._fold = _BuildFold(b, event.line)
+            fold = self._fold = _BuildFold(b, event.line, self._redactor)
             self._attempts += 1
         fold.add(event)
 
