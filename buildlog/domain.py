@@ -53,7 +53,7 @@ ERROR_RULES: list[tuple[frozenset[str], re.Pattern[str], type[ev.VertexError], d
 ]
 
 # The exit code of a RUN step, in every generation's wording.
-EXIT_CODE = re.compile(r"(?:did not complete successfully|executor failed running \[.*?\]): exit code: (\d+)",
+EXIT_CODE = re.compile(r"(?:did not complete successfully|executor failed running \[(?:(?!executor failed running ).)*?\]): exit code: (\d+)",
                           re.DOTALL)
 
 

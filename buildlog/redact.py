@@ -102,7 +102,7 @@ BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
        r"{0,4096})(?![A-Za-z0-9_-])", ("eyj",), keep=3),
     # an AWS secret key is 40 characters of base64 with nothing to recognise it by, except the key id beside it
     _p("aws-secret-key", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])[^\n]{0,120}?"
-       r"(?<![A-Za-z0-9/+=])(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", _AWS_IDS),
+       r"(?<![A-Za-z0-9/+])(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", _AWS_IDS),
     _p("aws-access-key-id", r"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Z0-9])",
        _AWS_IDS, keep=4),
     # --- credentials recognised by what stands before them

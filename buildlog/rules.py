@@ -72,7 +72,9 @@ def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, **kw: st
     return Rule(name, _compile(pattern), cls, retryable, reason, **kw)
 
 
-# Ordered: more specific and more "inner" causes first.
+# Ordered: more specific and more "inner" causes first. No unbounded ``.*`` between two parts: a message that
+# repeats the first part would make each occurrence scan to the end (quadratic; benchmarks/redos.py). A gap is
+# bounded (``[^\n]{0,300}?``), or stops where the next occurrence begins (the tempered ``(?:(?!X).)*?``).
 BUILTIN_RULES: tuple[Rule, ...] = (
     # --- step output: causes the final "exit code: 1" hides
     _r("disk-full-output", r"no space left on device|disk quota exceeded", "disk-full", False,
@@ -80,10 +82,10 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        scope="step-output"),
 
     # --- a RUN step's own exit status is the innermost cause when it is there
-    _r("killed-exit", r"(?:did not complete successfully|executor failed running \[.*?\]|returned a non-zero code):"
+    _r("killed-exit", r"(?:did not complete successfully|executor failed running \[(?:(?!executor failed running ).)*?\]|returned a non-zero code):"
        r" ?(?:exit code: )?(?:137|143)\b", "killed", False,
        "A RUN step was killed (exit code {exit_code}: SIGKILL or SIGTERM, usually the out-of-memory killer)."),
-    _r("build-step-exit", r"did not complete successfully: exit code: \d+|executor failed running \[.*?\]:"
+    _r("build-step-exit", r"did not complete successfully: exit code: \d+|executor failed running \[(?:(?!executor failed running ).)*?\]:"
        r" exit code: \d+|returned a non-zero code: \d+", "build-step", False,
        "A RUN step's command exited with code {exit_code}: the build itself failed."),
 
@@ -99,13 +101,13 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        r"error reading from server: EOF|rpc error: code = Unavailable|failed to receive status"
        r"|transport is closing|the client connection is closing|received prior goaway"
        r"|frontend grpc server closed unexpectedly|read/write on closed pipe|failed to dial gRPC"
-       r"|Cannot connect to the Docker daemon|error during connect|no active sessions?\b(?!.*deadline)"
+       r"|Cannot connect to the Docker daemon|error during connect|no active sessions?\b(?![\s\S]{0,500}?deadline)"
        r"|failed to get status: rpc error|buildkitd? (?:has )?(?:exited|crashed)",
        "builder-connection-lost", True,
        "The connection to the BuildKit daemon was lost ({match}); retry on a healthy builder."),
 
     # --- the disk
-    _r("disk-full", r"no space left on device|disk quota exceeded|ResourceExhausted.*(?:disk|space|storage)",
+    _r("disk-full", r"no space left on device|disk quota exceeded|ResourceExhausted[\s\S]{0,300}?(?:disk|space|storage)",
        "disk-full", False, "The builder ran out of disk space ({match}); free space or prune the cache first."),
 
     # --- throttling, before the generic status codes
@@ -127,7 +129,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # --- registry / cache service errors
     _r("registry-5xx", r"\b50[0-4] (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)"
        r"|failed to parse error response 50\d|status(?: code)?:? 50[0-4]\b|unexpected status: 50\d"
-       r"|blob upload unknown|\b50[0-4]\b.*?<html", "registry-unavailable", True,
+       r"|blob upload unknown|\b50[0-4]\b[\s\S]{0,300}?<html", "registry-unavailable", True,
        "A registry or cache service answered with a server error ({match}); retry later."),
 
     # --- connection-level failures
@@ -135,7 +137,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        r"|no such host|Temporary failure in name resolution|use of closed network connection"
        r"|server closed idle connection|Client\.Timeout exceeded|network is unreachable|no route to host"
        r"|unexpected EOF|: EOF\s*$|tls: bad record MAC|connection timed out|server misbehaving"
-       r"|http2: (?:server sent GOAWAY|client connection lost)|commit.*?no response",
+       r"|http2: (?:server sent GOAWAY|client connection lost)|commit[\s\S]{0,300}?no response",
        "network", True, "A network connection failed ({match}); retry."),
 
     # --- deadlines without a clearer cause
@@ -145,21 +147,21 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # --- the Dockerfile
     _r("dockerfile", r"dockerfile parse error|unknown instruction|failed to create LLB definition"
        r"|failed to read dockerfile|failed to parse stage name|failed to parse platform|lint violation"
-       r"|Dockerfile.*cannot be empty|unknown flag:|base name .* should not be blank|syntax error"
+       r"|Dockerfile[^\n]{0,300}?cannot be empty|unknown flag:|base name [^\n]{0,300}? should not be blank|syntax error"
        r"|failed to process \"|no build stage in current context|circular dependency detected on stage"
-       r"|invalid reference format|stage .* not found|unsupported frontend capability",
+       r"|invalid reference format|stage [^\n]{0,300}? not found|unsupported frontend capability",
        "dockerfile", False, "The Dockerfile is invalid ({match}); fix it."),
 
     # --- the build context
     _r("context", r"failed to compute cache key|failed to calculate checksum of ref|\"[^\"]+\": not found"
-       r"|unable to prepare context|failed to walk|lstat .*: no such file or directory"
-       r"|failed to read (?:context|\.dockerignore)|path .* not found|file not found in build context"
-       r"|(?:COPY|ADD) failed: .*?(?:no such file|does not exist|not found|outside the build context)",
+       r"|unable to prepare context|failed to walk|lstat [^\n]{0,1000}?: no such file or directory"
+       r"|failed to read (?:context|\.dockerignore)|path [^\n]{0,1000}? not found|file not found in build context"
+       r"|(?:COPY|ADD) failed: [^\n]{0,1000}?(?:no such file|does not exist|not found|outside the build context)",
        "context", False, "A file the build needs is not in the build context ({match})."),
 
     # --- images, tags, manifests, platforms that do not exist
     _r("not-found", r"manifest unknown|no match for platform in manifest|not found: not found"
-       r"|failed to resolve source metadata for .*?not found|: not found\s*$|name unknown|unknown blob",
+       r"|failed to resolve source metadata for [^\n]{0,1000}?not found|: not found\s*$|name unknown|unknown blob",
        "not-found", False, "An image, tag, manifest or platform does not exist ({match})."),
 
     # --- other 4xx answers: the request itself was refused, a retry will not change that

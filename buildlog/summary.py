@@ -36,7 +36,10 @@ NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", 
 NOT_CACHEABLE_INSTRUCTIONS = frozenset({"FROM"})
 NOT_CACHEABLE_KINDS = frozenset({"frontend"})
 
-_QUOTED_COMMAND = regex.compile(r'process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[.*\](?=: exit code)',
+# the command's [...] ends at the last "]: exit code" before the next "executor failed running " (never beyond it:
+# a gap without a bound would be quadratic on a message that repeats the phrase)
+_QUOTED_COMMAND = regex.compile(r'process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[(?:(?!executor failed '
+                                r'running ).)*\](?=: exit code)',
                                 regex.DOTALL)
 
 
@@ -44,7 +47,7 @@ def _blank_command(m: regex.Match[str]) -> str:
     return 'process "COMMAND"' if m.group(0).startswith("process") else "[COMMAND]"
 
 
-_CLIENT_END_WARNINGS = regex.compile(r"No output specified|Build definition .* is empty", regex.IGNORECASE)
+_CLIENT_END_WARNINGS = regex.compile(r"No output specified|Build definition [^\n]{0,300}? is empty", regex.IGNORECASE)
 _LOCAL_CACHE_MISSING = regex.compile(r"local cache import at (?P<ref>\S+) not found")
 
 
