@@ -4,8 +4,9 @@
     python3 benchmarks/redos.py --top 15     # only the slowest 15
     python3 benchmarks/redos.py --size 20000 # shorter lines (a quick run)
 
-The patterns: the failure rules (``rules.BUILTIN_RULES``), the secret table (``redact.BUILTIN_SECRETS``), and every compiled pattern at the top level of a
-``buildlog`` module (the grammars: plain, rawjson, tty, legacy, CI prefixes, vertex names, ...).
+The patterns: the failure rules (``rules.BUILTIN_RULES``), the secret table (``redact.BUILTIN_SECRETS``), and
+every compiled pattern at the top level of a ``buildlog`` module (the grammars: plain, rawjson, tty, legacy, CI
+prefixes, vertex names, ...).
 
 The lines for a pattern are made of its own literal parts (``sre_parse`` finds them), each repeated on its own,
 joined two by two, and followed by characters its classes accept (``a``, ``0``, ``A``, space, ``/``, ``:``,
@@ -30,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import regex  # noqa: E402
+import regex
 
-import buildlog  # noqa: E402
+import buildlog
 
 try:  # Python >= 3.11
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -89,10 +90,11 @@ def lines_for(parts: list[str], size: int) -> list[str]:
     return out
 
 
-def uses(module: Any, name: str) -> str:
-    """How the module uses its pattern: ``match`` when it only ever calls match/fullmatch (one start per call,
-    at the start of the line or token), else ``finditer`` (every start, as search/sub/split/findall do)."""
-    source = Path(module.__file__).read_text()
+def uses(name: str) -> str:
+    """How buildlog uses a pattern (its name looked up in every module, as modules import each other's):
+    ``match`` when only match/fullmatch are ever called on it (one start per call, at the start of the line or
+    token), else ``finditer`` (every start, as search/sub/split/findall do)."""
+    source = "\n".join(p.read_text() for p in Path(buildlog.__file__).parent.glob("*.py"))
     methods = set(re.findall(rf"\b{re.escape(name)}\.(\w+)\(", source))
     return "match" if methods and methods <= {"match", "fullmatch"} else "finditer"
 
@@ -114,7 +116,7 @@ def collect() -> list[tuple[str, Any, str]]:
         for name, value in sorted(vars(module).items()):
             if isinstance(value, (re.Pattern, regex.Pattern)) and id(value) not in seen:
                 seen.add(id(value))
-                found.append((f"{info.name}.{name}", value, uses(module, name)))
+                found.append((f"{info.name}.{name}", value, uses(name)))
     return found
 
 

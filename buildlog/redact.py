@@ -10,8 +10,8 @@ The table is data: each ``SecretPattern`` has a name, a pattern whose ``secret``
 many characters of the secret stay visible (a public prefix such as ``ghp_``), and a ``triggers``: literal strings
 one of which every match contains. The text is lowered once and all triggers are looked for as plain substrings
 (each ``in`` is a fast search of its own; one regular expression of alternatives would try each alternative at
-each position, many times slower): a text that holds no secret costs that and nothing more. User rules files add patterns
-(``[[redact]]`` tables, see ``rules.py`` and docs/security.md).
+each position, many times slower): a text that holds no secret costs that and nothing more. User rules files
+add patterns (``[[redact]]`` tables, see ``rules.py`` and docs/security.md).
 
 Every built-in pattern runs in linear time on adversarial input (benchmarks/redos.py feeds each one 100k-character
 lines built from its own literal parts): no unbounded repetition that can be retried from many starting points.
@@ -94,7 +94,8 @@ BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
        r"{20,255})(?![A-Za-z0-9_-])", _GITLAB, keep=6),
     _p("slack-token", r"(?<![A-Za-z0-9_-])(?P<secret>xox[abposre]-[A-Za-z0-9-]{10,255})(?![A-Za-z0-9_-])",
        ("xox",), keep=5),
-    _p("slack-token", r"(?<![A-Za-z0-9_-])(?P<secret>xapp-[0-9]-[A-Za-z0-9-]{10,255})(?![A-Za-z0-9_-])", ("xapp-",), keep=5),
+    _p("slack-token", r"(?<![A-Za-z0-9_-])(?P<secret>xapp-[0-9]-[A-Za-z0-9-]{10,255})(?![A-Za-z0-9_-])", ("xapp-",),
+       keep=5),
     _p("slack-webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]{16,255})",
        ("hooks.slack.com",)),
     _p("npm-token", r"(?<![A-Za-z0-9_])(?P<secret>npm_[A-Za-z0-9]{36,255})(?![A-Za-z0-9_])", ("npm_",), keep=4),

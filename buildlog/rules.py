@@ -68,8 +68,9 @@ class Rule:
     timeout: float | None = None  # seconds per search: user rules are untrusted input
 
 
-def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, **kw: str) -> Rule:
-    return Rule(name, _compile(pattern), cls, retryable, reason, **kw)
+def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, scope: str = "final",
+       style: str | None = None) -> Rule:
+    return Rule(name, _compile(pattern), cls, retryable, reason, scope=scope, style=style)
 
 
 # Ordered: more specific and more "inner" causes first. No unbounded ``.*`` between two parts: a message that
@@ -82,10 +83,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        scope="step-output"),
 
     # --- a RUN step's own exit status is the innermost cause when it is there
-    _r("killed-exit", r"(?:did not complete successfully|executor failed running \[(?:(?!executor failed running ).)*?\]|returned a non-zero code):"
+    _r("killed-exit", r"(?:did not complete successfully"
+       r"|executor failed running \[(?:(?!executor failed running ).)*?\]|returned a non-zero code):"
        r" ?(?:exit code: )?(?:137|143)\b", "killed", False,
        "A RUN step was killed (exit code {exit_code}: SIGKILL or SIGTERM, usually the out-of-memory killer)."),
-    _r("build-step-exit", r"did not complete successfully: exit code: \d+|executor failed running \[(?:(?!executor failed running ).)*?\]:"
+    _r("build-step-exit", r"did not complete successfully: exit code: \d+"
+       r"|executor failed running \[(?:(?!executor failed running ).)*?\]:"
        r" exit code: \d+|returned a non-zero code: \d+", "build-step", False,
        "A RUN step's command exited with code {exit_code}: the build itself failed."),
 
@@ -107,7 +110,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        "The connection to the BuildKit daemon was lost ({match}); retry on a healthy builder."),
 
     # --- the disk
-    _r("disk-full", r"no space left on device|disk quota exceeded|ResourceExhausted[\s\S]{0,300}?(?:disk|space|storage)",
+    _r("disk-full", r"no space left on device|disk quota exceeded"
+       r"|ResourceExhausted(?:(?!ResourceExhausted)[\s\S]){0,300}?(?:disk|space|storage)",
        "disk-full", False, "The builder ran out of disk space ({match}); free space or prune the cache first."),
 
     # --- throttling, before the generic status codes

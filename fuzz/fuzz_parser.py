@@ -24,8 +24,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 CORPUS_OUT = Path(os.environ.get("BUILDLOG_FUZZ_CRASHERS", ROOT / "tests" / "fuzz_corpus"))
 
 with atheris.instrument_imports(include=["buildlog"]):
-    import buildlog  # noqa: F401
-    import buildlog.redact  # noqa: F401
+    import buildlog
+    import buildlog.redact
     import buildlog.render  # noqa: F401
 
 from fuzz_oracle import check_input  # noqa: E402

@@ -48,15 +48,16 @@ FAMILIES = [
      "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", ""),
     ("npm-token", f"#8 0.051 //registry.npmjs.org/:_authToken={NPM}", NPM, "npm_"),
     ("jwt", f"#6 0.020 > Authorization: Bearer {JWT}", JWT, "eyJ"),
-    ("bearer-token", "#6 0.020 > Authorization: Bearer 5f1d0a7c9e3b4f2a8d6c0e1b3a5f7d9c", "5f1d0a7c9e3b4f2a8d6c0e1b3a5f7d9c",
-     ""),
+    ("bearer-token", "#6 0.020 > Authorization: Bearer 5f1d0a7c9e3b4f2a8d6c0e1b3a5f7d9c",
+     "5f1d0a7c9e3b4f2a8d6c0e1b3a5f7d9c", ""),
     ("basic-credentials", "#6 0.020 > Authorization: Basic ZGVwbG95Omh1bnRlcjI=", "ZGVwbG95Omh1bnRlcjI=", ""),
     ("url-password", "#7 0.233 fatal: could not read from remote repository https://deploy:P4ssw0rd-9x@git.example.com/"
      "org/repo.git", "P4ssw0rd-9x", ""),
     ("url-password", "ERROR: failed to solve: failed to push redis://cache:s3cr3t!pw@10.0.0.5:6379/0",
      "s3cr3t!pw", ""),
-    ("private-key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
-     "QyNTUxOQAAACDx9qNp2kQ5Xw==\n-----END OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9u", ""),
+    ("private-key", "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDx9qNp2kQ5Xw==\n"
+     "-----END OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9u", ""),
     ("secret-variable", "#0 + docker buildx build --build-arg NPM_TOKEN=s3cretvalue42 --build-arg VERSION=1.2 .",
      "s3cretvalue42", ""),
     ("secret-variable", 'Step 3/9 : ENV DB_PASSWORD="correct horse battery"', "correct horse battery", ""),

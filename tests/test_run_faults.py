@@ -184,7 +184,7 @@ def test_summary_into_a_closed_pipe_exits_with_its_own_status(tmp_path: Path) ->
     # a summary longer than a pipe holds: a build with very many distinct warnings, markdown lists them all
     lines = b"".join(b"#1 WARN: RuleNumber%d: text of warning %d (line %d)\n" % (i, i, i) for i in range(20000))
     big.write_bytes((SHARED / S01).read_bytes() + lines)
-    status, out, err = _pipeline(buildlog_cmd("summary", "--format", "markdown", str(big)))
+    status, _out, err = _pipeline(buildlog_cmd("summary", "--format", "markdown", str(big)))
     assert status == 0
     no_traceback(err)
 
@@ -228,7 +228,7 @@ def test_sighup_is_forwarded_and_never_retried(tmp_path: Path) -> None:
                    f"{S06}:{exit_code(S06)}"])
     _wait_for(Path(f"{state}.pid"))
     proc.send_signal(signal.SIGHUP)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 129
     assert int(state.read_text()) == 1  # one attempt, although the log is a retryable failure
     assert ours(err) == ["buildlog: interrupted by SIGHUP; not retrying, exiting with 129"]
