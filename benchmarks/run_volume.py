@@ -7,7 +7,7 @@
 The build is tests/run_helpers/faults.py (``flood``: 1 MiB writes). buildlog's stdout is read and hashed by this
 script, which checks that every byte came through unchanged. Printed: seconds, MB/s end to end, buildlog's peak
 resident size (VmHWM, sampled from /proc while it runs), and the verdict in its --summary-file. The test suite
-runs the same command with 64 MiB (tests/test_run_faults.py).
+runs the same command with 32 MiB (tests/test_run_faults.py).
 """
 
 from __future__ import annotations

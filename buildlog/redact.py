@@ -46,8 +46,7 @@ SECRET_NAME_WORDS = r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENT
 # A value that is a reference or a redaction, not a secret: $VAR, ${VAR}, *** (masked by the CI), …[redacted
 _NOT_A_VALUE = r"(?!\$|\*{3}|…)"
 # Literal pre-checks (lower case): every match of a pattern holds one of its own
-_NAME_WORDS = ("token", "secret", "password", "passwd", "api_key", "apikey", "private_key", "privatekey",
-               "credentials", "access_key", "accesskey")
+_NAME_WORDS = ("token", "secret", "passw", "api_key", "apikey", "private", "credential", "access_key", "accesskey")
 _AWS_IDS = ("akia", "asia", "abia", "acca")
 _GITHUB = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")
 _GITLAB = ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glsoat-")
@@ -85,7 +84,7 @@ def _p(name: str, pattern: str, triggers: tuple[str, ...], keep: int = 0,
 BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
     # --- whole blocks first: a PEM private key (the body is the secret; BEGIN/END lines stay readable)
     _p("private-key", r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?P<secret>[A-Za-z0-9+/=\s:,-]*?)"
-       r"(?=-----END|\Z)", ("private key",)),
+       r"(?=-----END|\Z)", ("private",)),
     # --- tokens with a published prefix
     _p("github-token", r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_[A-Za-z0-9]{30,255})(?![A-Za-z0-9_])", _GITHUB, keep=4),
     _p("github-token", r"(?<![A-Za-z0-9_])(?P<secret>github_pat_[A-Za-z0-9_]{30,255})(?![A-Za-z0-9_])",
@@ -138,7 +137,9 @@ class Redactor:
 
     def __init__(self, patterns: Sequence[SecretPattern] = BUILTIN_SECRETS) -> None:
         self.patterns = tuple(patterns)
-        self.triggers = tuple(sorted({t.lower() for p in self.patterns for t in p.triggers}))
+        every = {t.lower() for p in self.patterns for t in p.triggers}
+        # a trigger that holds another one is redundant: each one left costs a search of the whole text
+        self.triggers = tuple(sorted(t for t in every if not any(o != t and o in t for o in every)))
         self._always = any(not p.triggers for p in self.patterns)  # a user pattern without triggers always runs
         self.timeouts: dict[str, int] = {}  # user pattern -> times it timed out
 
