@@ -427,7 +427,6 @@ def run(
             typer.echo(f"buildlog: cannot write {path}: {exc.strerror or exc}", err=True)
     if any(output_targets):
         from .outputs import run_outputs, write_outputs
-
         from .redact import redact
 
         shown = redact(result, redactor) if redactor is not None else result
