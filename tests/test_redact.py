@@ -222,3 +222,17 @@ def test_events_stay_raw_unless_asked(tmp_path: Path) -> None:
     assert GH not in redacted.stdout and "P4ssw0rd-9x" not in redacted.stdout
     assert len(redacted.stdout.splitlines()) == len(raw.stdout.splitlines())
     assert all(json.loads(line) for line in redacted.stdout.splitlines())
+
+
+@pytest.mark.parametrize("command", ["trace", "report", "summary --timeline", "summary --format markdown"])
+def test_the_pictures_are_redacted(tmp_path: Path, command: str) -> None:
+    if command == "report":
+        pytest.importorskip("plotly")
+    log, _ = tampered_log(tmp_path)
+    page = tmp_path / "r.html"
+    args = [*command.split(), str(log)] + (["-o", str(page)] if command == "report" else [])
+    for flag, shown in (([], False), (["--no-redact"], True)):
+        r = cli(*args, *flag)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout + (page.read_text() if command == "report" else "")
+        assert ("P4ssw0rd-9x" in out) is shown
