@@ -5,6 +5,7 @@ Exit codes are part of the contract (see docs/cli.md): 2 is bad usage or unreada
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from .events import Event, event_to_dict
+from .rules import RuleSet
 from .sources import parse_file
 from .summary import LogSummary, summarize_events
 
@@ -85,20 +87,36 @@ def read_events(path: str, input_format: str = "auto") -> Iterator[Event]:
             stream.close()
 
 
+NoRedactOpt = Annotated[bool, typer.Option("--no-redact", help="Print secrets found in the log as they are "
+                                           "(by default they are redacted: docs/security.md).")]
+RedactOpt = Annotated[bool, typer.Option("--redact", help="Redact secrets in the events' text (by default the "
+                                         "events are the log's text, unchanged: docs/security.md).")]
+
+
 @app.command()
 def events(
     file: FileArg = "-",
     raw: Annotated[bool, typer.Option("--raw", help="Include each event's raw input text.")] = False,
     input_format: InputFormatOpt = "auto",
+    redact: RedactOpt = False,
+    rules: Annotated[list[str] | None, typer.Option("--rules", help="TOML file whose [[redact]] patterns "
+                                                    "--redact uses too (repeatable).")] = None,
 ) -> None:
     """Print the log's events as JSON lines (one object per event; see docs/events.md)."""
     check_input_format(input_format)
     write = sys.stdout.write
     # ASCII escapes keep the output valid UTF-8 even for invalid input bytes (lone surrogates round-trip).
     dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+    as_dict = event_to_dict
+    if redact:
+        redactor = _ruleset(rules).redactor
+
+        def as_dict(event: Event, with_raw: bool = False) -> dict[str, object]:
+            result: dict[str, object] = redactor.data(event_to_dict(event, with_raw=with_raw))
+            return result
     try:
         for event in read_events(file, input_format):
-            write(dumps(event_to_dict(event, with_raw=raw)))
+            write(dumps(as_dict(event, with_raw=raw)))
             write("\n")
         sys.stdout.flush()
     except BrokenPipeError:
@@ -132,7 +150,8 @@ def _output_targets(github_output: bool, dotenv: str | None) -> tuple[str | None
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def _ruleset(rules: list[str] | None) -> Any:
+def _ruleset(rules: list[str] | None) -> RuleSet:
+    """The rule set with the user's files in front; a bad file is one line on stderr and exit 2."""
     from .rules import DEFAULT_RULES, load_rules
 
     try:
@@ -154,10 +173,32 @@ def _summarize_timed(file: str, rules: list[str] | None, input_format: str = "au
     return summary, timeline
 
 
+def _redactor(rules: list[str] | None, no_redact: bool) -> Any:
+    """The redaction for what a command prints (docs/security.md): None with --no-redact."""
+    return None if no_redact else _ruleset(rules).redactor
+
+
+def _write_stdout(text: str) -> None:
+    """Write our output; a reader that went away (``| head``) ends us quietly, not with a traceback."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _stdout_gone() -> None:
+    # Python would report the failed flush of stdout at exit once more: point stdout at /dev/null first.
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _write_output(path: str | None, text: str) -> None:
     """To a file, or standard output for None or -; exit 2 when the file cannot be written."""
     if path is None or path == "-":
-        sys.stdout.write(text)
+        _write_stdout(text)
         return
     try:
         with open(path, "w", encoding="utf-8") as f:
@@ -181,8 +222,11 @@ def summary(
                                            "step, as wide as the terminal.")] = False,
     gantt_steps: Annotated[int, typer.Option("--gantt-steps", help="Markdown: the most steps its gantt chart "
                                              "draws (the longest; the failed step always); 0: no chart.")] = 25,
+    no_redact: NoRedactOpt = False,
 ) -> None:
     """Summarise a build log: verdict, cache, steps, slowest steps, pushes, warnings."""
+    from .redact import redact
+
     if format not in ("text", "json", "markdown"):
         typer.echo(f"buildlog: unknown --format {format!r} (text, json or markdown)", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -199,21 +243,25 @@ def summary(
         result, timed = _summarize_timed(file, rules, input_format)
     else:
         result = _summarize(file, rules, input_format)
+    redactor = _redactor(rules, no_redact)
+    if redactor is not None:  # before rendering: a renderer's truncation must not leave half a secret
+        result, timed = redact((result, timed), redactor)
     if format == "json":
-        sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n")
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n"
     elif format == "markdown":
         from .render import render_markdown
 
-        sys.stdout.write(render_markdown(result, timeline=timed, gantt_steps=gantt_steps))
+        text = render_markdown(result, timeline=timed, gantt_steps=gantt_steps, redactor=None)
     else:
         from .render import render_text
 
         use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
-        sys.stdout.write(render_text(result, color=use_color))
+        text = render_text(result, color=use_color, redactor=None)
         if timed is not None:
             from .waterfall import render_waterfall
 
-            sys.stdout.write(render_waterfall(result, timed, color=use_color))
+            text += render_waterfall(result, timed, color=use_color)
+    _write_stdout(text)
     if any(output_targets):
         from .outputs import summary_outputs, write_outputs
 
@@ -231,6 +279,7 @@ def trace(
                                                "output).")] = None,
     rules: RulesOpt = None,
     input_format: InputFormatOpt = "auto",
+    no_redact: NoRedactOpt = False,
 ) -> None:
     """Write the build as a Chrome trace (JSON), for Perfetto or chrome://tracing: one track per vertex
     (docs/trace.md)."""
@@ -239,6 +288,9 @@ def trace(
     check_input_format(input_format)
     result, timeline = _summarize_timed(file, rules, input_format)
     data = to_trace(timeline, result, source=None if file == "-" else os.path.basename(file))
+    redactor = _redactor(rules, no_redact)
+    if redactor is not None:
+        data = redactor.data(data)
     _write_output(output, json.dumps(data, ensure_ascii=True, separators=(",", ":")) + "\n")
 
 
@@ -250,6 +302,7 @@ def report(
                                     "name up to the first -), format, or none.")] = "dir",
     rules: RulesOpt = None,
     input_format: InputFormatOpt = "auto",
+    no_redact: NoRedactOpt = False,
 ) -> None:
     """Write one self-contained HTML file of charts: for one log its verdict, cache and waterfall; for many, the
     fleet's hit ratio and duration over time, cold against warm, failure classes, cache-busting steps. Needs the
@@ -269,13 +322,19 @@ def report(
     if not files:
         typer.echo("buildlog: no log files in " + " ".join(paths), err=True)
         raise typer.Exit(EXIT_USAGE)
+    redactor = _redactor(rules, no_redact)
+
+    def summarized(path: str) -> tuple[LogSummary, Any]:
+        found = _summarize_timed(path, rules, input_format)
+        return redactor.data(found) if redactor is not None else found
+
     if len(files) == 1:
-        result, timed = _summarize_timed(files[0], rules, input_format)
+        result, timed = summarized(files[0])
         page = report_one(files[0], result, timed)
     else:
         facts = []
         for path in files:
-            result, timed = _summarize_timed(path, rules, input_format)
+            result, timed = summarized(path)
             facts.append(facts_of(path, result, timed, by))
         page = report_many(facts, by)
     _write_output(output, page)
@@ -283,14 +342,17 @@ def report(
 
 
 @app.command()
-def classify(file: FileArg = "-", rules: RulesOpt = None, input_format: InputFormatOpt = "auto") -> None:
+def classify(file: FileArg = "-", rules: RulesOpt = None, input_format: InputFormatOpt = "auto",
+             no_redact: NoRedactOpt = False) -> None:
     """One line (class: reason) and an exit code: 0 success, 1 failure not worth retrying (canceled included),
     75 failure worth retrying, 3 incomplete log, 2 bad usage or unreadable input."""
     from .verdict import exit_code_for, one_line
 
     check_input_format(input_format)
     result = _summarize(file, rules, input_format)
-    typer.echo(one_line(result))
+    line = one_line(result)
+    redactor = _redactor(rules, no_redact)
+    _write_stdout((line if redactor is None else redactor.text(line)) + "\n")
     raise typer.Exit(exit_code_for(result))
 
 
@@ -315,6 +377,7 @@ def run(
                                               "and SIGKILL.")] = 10.0,
     github_output: GithubOutputOpt = False,
     dotenv: DotenvOpt = None,
+    no_redact: NoRedactOpt = False,
 ) -> None:
     """Run a build command, pass its output through untouched, retry it only when the failure is transient.
 
@@ -354,17 +417,20 @@ def run(
     outputs = [(summary_file, "w", format)] if summary_file else []
     if github_path:
         outputs.append((github_path, "a", "markdown"))
+    redactor = None if no_redact else ruleset.redactor
     for path, mode, fmt in outputs:
         try:
-            text = render_run(result, fmt)
+            text = render_run(result, fmt, redactor)
             with open(path, mode, encoding="utf-8") as f:
                 f.write(text)
         except OSError as exc:
             typer.echo(f"buildlog: cannot write {path}: {exc.strerror or exc}", err=True)
     if any(output_targets):
         from .outputs import run_outputs, write_outputs
+        from .redact import redact
 
-        for message in write_outputs(run_outputs(result), *output_targets):
+        shown = redact(result, redactor) if redactor is not None else result
+        for message in write_outputs(run_outputs(shown), *output_targets):
             typer.echo(f"buildlog: {message}", err=True)
     raise typer.Exit(result.exit_code)
 

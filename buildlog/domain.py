@@ -53,8 +53,9 @@ ERROR_RULES: list[tuple[frozenset[str], re.Pattern[str], type[ev.VertexError], d
 ]
 
 # The exit code of a RUN step, in every generation's wording.
-EXIT_CODE = re.compile(r"(?:did not complete successfully|executor failed running \[.*?\]): exit code: (\d+)",
-                          re.DOTALL)
+# (the command in [...] ends before the next "executor failed running ": an unbounded gap would be quadratic)
+EXIT_CODE = re.compile(r"(?:did not complete successfully|executor failed running "
+                       r"\[(?:(?!executor failed running ).)*?\]): exit code: (\d+)", re.DOTALL)
 
 
 def _first_word(text: str) -> str:

@@ -1,9 +1,14 @@
-"""Summaries for people: a terminal report and a CI job summary in Markdown."""
+"""Summaries for people: a terminal report and a CI job summary in Markdown.
+
+Both redact secrets by default (``redactor``; ``None`` renders the text as the log has it): the summary is
+redacted before it is rendered, so a secret that a column width cuts short is still hidden.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .redact import DEFAULT_REDACTOR, Redactor, redact
 from .summary import BuildSummary, LogSummary
 
 if TYPE_CHECKING:
@@ -48,8 +53,10 @@ def _steps_line(b: BuildSummary) -> str:
             f" · user steps {s.user_total} ({s.from_} FROM, {s.miss} missed the cache)")
 
 
-def render_text(summary: LogSummary, color: bool = False) -> str:
+def render_text(summary: LogSummary, color: bool = False, redactor: Redactor | None = DEFAULT_REDACTOR) -> str:
     """A compact report a person reads in ten seconds: verdict first, then cache, steps, time, pushes, warnings."""
+    if redactor is not None:
+        summary = redact(summary, redactor)
 
     def c(text: str, name: str) -> str:
         return f"\x1b[{_COLORS[name]}m{text}\x1b[0m" if color else text
@@ -108,9 +115,13 @@ def _md(text: str) -> str:
 
 
 def render_markdown(summary: LogSummary, title: str = "Build", timeline: LogTimeline | None = None,
-                    gantt_steps: int = 25) -> str:
+                    gantt_steps: int = 25, redactor: Redactor | None = DEFAULT_REDACTOR) -> str:
     """For a CI job summary: a verdict line, a small table, a Mermaid gantt of the steps when ``timeline`` is given
-    (at most ``gantt_steps`` of them, and the failed one), collapsed details."""
+    (at most ``gantt_steps`` of them, and the failed one), collapsed details. Secrets are redacted (the summary
+    and the timeline) unless ``redactor`` is None."""
+    if redactor is not None:
+        summary = redact(summary, redactor)
+        timeline = redact(timeline, redactor)
     b = summary.last
     if b is None:
         return f"### ⚠️ {title}: no build found in this log\n"

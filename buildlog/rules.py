@@ -16,15 +16,19 @@ Class names are the public vocabulary of TAXONOMY.md (docs/taxonomy.md). Users a
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 import attrs
+import regex
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from .redact import Redactor, SecretPattern, redactor_for
 
-    import regex
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 CLASSES: tuple[str, ...] = (
     "builder-connection-lost",
@@ -49,42 +53,32 @@ SCOPES = ("final", "step-output", "vertex")
 
 def _compile(pattern: str | regex.Pattern[str]) -> regex.Pattern[str]:
     if isinstance(pattern, str):
-        import regex  # here rather than at import: see lazyre.py
-
         return regex.compile(pattern, regex.IGNORECASE | regex.DOTALL)
     return pattern
 
 
 @attrs.frozen
 class Rule:
-    """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``.
-
-    ``pattern`` is given as text (matched ignoring case, ``.`` matching newlines too) or compiled; text is compiled
-    the first time the rule is tried, so that the table costs nothing to import (see lazyre.py)."""
+    """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``."""
 
     name: str
-    source: str | regex.Pattern[str] = attrs.field(alias="pattern")
+    pattern: regex.Pattern[str] = attrs.field(converter=_compile)
     failure_class: str = attrs.field(validator=attrs.validators.in_(CLASSES))
     retryable: bool
     reason: str
     scope: str = attrs.field(default="final", validator=attrs.validators.in_(SCOPES))
     style: str | None = None  # only for BuildFailed lines printed in this style (see plain.FINAL_ERRORS)
-    _compiled: regex.Pattern[str] | None = attrs.field(default=None, init=False, eq=False, repr=False)
-
-    @property
-    def pattern(self) -> regex.Pattern[str]:
-        """The compiled pattern."""
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", _compile(self.source))  # a cache: the rule stays the same value
-        assert self._compiled is not None
-        return self._compiled
+    timeout: float | None = None  # seconds per search: user rules are untrusted input
 
 
-def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, **kw: str) -> Rule:
-    return Rule(name, pattern, cls, retryable, reason, **kw)
+def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, scope: str = "final",
+       style: str | None = None) -> Rule:
+    return Rule(name, _compile(pattern), cls, retryable, reason, scope=scope, style=style)
 
 
-# Ordered: more specific and more "inner" causes first.
+# Ordered: more specific and more "inner" causes first. No unbounded ``.*`` between two parts: a message that
+# repeats the first part would make each occurrence scan to the end (quadratic; benchmarks/redos.py). A gap is
+# bounded (``[^\n]{0,300}?``), or stops where the next occurrence begins (the tempered ``(?:(?!X).)*?``).
 BUILTIN_RULES: tuple[Rule, ...] = (
     # --- step output: causes the final "exit code: 1" hides
     _r("disk-full-output", r"no space left on device|disk quota exceeded", "disk-full", False,
@@ -103,10 +97,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        scope="vertex"),
 
     # --- a RUN step's own exit status is the innermost cause when it is there
-    _r("killed-exit", r"(?:did not complete successfully|executor failed running \[.*?\]|returned a non-zero code):"
+    _r("killed-exit", r"(?:did not complete successfully"
+       r"|executor failed running \[(?:(?!executor failed running ).)*?\]|returned a non-zero code):"
        r" ?(?:exit code: )?(?:137|143)\b", "killed", False,
        "A RUN step was killed (exit code {exit_code}: SIGKILL or SIGTERM, usually the out-of-memory killer)."),
-    _r("build-step-exit", r"did not complete successfully: exit code: \d+|executor failed running \[.*?\]:"
+    _r("build-step-exit", r"did not complete successfully: exit code: \d+"
+       r"|executor failed running \[(?:(?!executor failed running ).)*?\]:"
        r" exit code: \d+|returned a non-zero code: \d+", "build-step", False,
        "A RUN step's command exited with code {exit_code}: the build itself failed."),
 
@@ -122,28 +118,30 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        r"error reading from server: EOF|rpc error: code = Unavailable|failed to receive status"
        r"|transport is closing|the client connection is closing|received prior goaway"
        r"|frontend grpc server closed unexpectedly|read/write on closed pipe|failed to dial gRPC"
-       r"|Cannot connect to the Docker daemon|error during connect|no active sessions?\b(?!.*deadline)"
+       r"|Cannot connect to the Docker daemon|error during connect|no active sessions?\b(?![\s\S]{0,500}?deadline)"
        r"|failed to get status: rpc error|buildkitd? (?:has )?(?:exited|crashed)",
        "builder-connection-lost", True,
        "The connection to the BuildKit daemon was lost ({match}); retry on a healthy builder."),
 
     # --- a builder that cannot be reached at all
     _r("builder-unreachable",
-       r"error for bootstrap|failed to dial\b|buildkitd?\.sock\b.*?connection refused"
-       r"|connection refused.*?buildkitd?\.sock\b|failed to list workers|booting buildkit",
+       r"error for bootstrap|failed to dial\b|buildkitd?\.sock\b[^\n]{0,1000}?connection refused"
+       r"|connection refused[^\n]{0,1000}?buildkitd?\.sock\b|failed to list workers|booting buildkit",
        "builder-connection-lost", True,
        "The builder could not be reached ({match}); retry, recreating the builder if it persists."),
 
     # --- the disk
-    _r("disk-full", r"no space left on device|disk quota exceeded|ResourceExhausted.*(?:disk|space|storage)",
+    _r("disk-full", r"no space left on device|disk quota exceeded"
+       r"|ResourceExhausted(?:(?!ResourceExhausted)[\s\S]){0,300}?(?:disk|space|storage)",
        "disk-full", False, "The builder ran out of disk space ({match}); free space or prune the cache first."),
 
     # --- cache services (GitHub Actions cache, S3, Azure blob): their errors are the cache export's, and transient
     _r("cache-service",
        r"Cache service responded with (?:5\d\d|429)\b|\bInternal: not found\b"
-       r"|429\b[^\n]*?request (?:was )?blocked|(?:cache|gha)\b[^\n]*?temporarily unavailable"
-       r"|operation error S3: .*?(?:StatusCode: (?:5\d\d|429)|SlowDown|ServiceUnavailable|InternalError|RequestTimeout)"
-       r"|blob\.core\.windows\.net.*?(?:RESPONSE (?:5\d\d|429)|ServerBusy|OperationTimedOut|InternalError)",
+       r"|429\b[^\n]{0,1000}?request (?:was )?blocked|(?:cache|gha)\b[^\n]{0,1000}?temporarily unavailable"
+       r"|operation error S3: [^\n]{0,1000}?(?:StatusCode: (?:5\d\d|429)|SlowDown|ServiceUnavailable|InternalError"
+       r"|RequestTimeout)"
+       r"|blob\.core\.windows\.net[^\n]{0,1000}?(?:RESPONSE (?:5\d\d|429)|ServerBusy|OperationTimedOut|InternalError)",
        "cache-export", True,
        "The cache service failed or throttled the cache export ({match}); retry."),
 
@@ -166,7 +164,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # --- registry / cache service errors
     _r("registry-5xx", r"\b50[0-4] (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Time-?out)"
        r"|failed to parse error response 50\d|status(?: code)?:? 50[0-4]\b|unexpected status: 50\d"
-       r"|blob upload unknown|\b50[0-4]\b.*?<html", "registry-unavailable", True,
+       r"|blob upload unknown|\b50[0-4]\b[\s\S]{0,300}?<html", "registry-unavailable", True,
        "A registry or cache service answered with a server error ({match}); retry later."),
 
     # --- connection-level failures
@@ -174,7 +172,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        r"|no such host|Temporary failure in name resolution|use of closed network connection"
        r"|server closed idle connection|Client\.Timeout exceeded|network is unreachable|no route to host"
        r"|unexpected EOF|: EOF\s*$|tls: bad record MAC|connection timed out|server misbehaving"
-       r"|http2: (?:server sent GOAWAY|client connection lost)|commit.*?no response",
+       r"|http2: (?:server sent GOAWAY|client connection lost)|commit[\s\S]{0,300}?no response",
        "network", True, "A network connection failed ({match}); retry."),
 
     # --- deadlines without a clearer cause
@@ -186,22 +184,22 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        "The Dockerfile fails its build checks ({match}); fix the findings listed after it.", style="check"),
     _r("dockerfile", r"dockerfile parse error|unknown instruction|failed to create LLB definition"
        r"|failed to read dockerfile|failed to parse stage name|failed to parse platform|lint violation"
-       r"|Dockerfile.*cannot be empty|unknown flag:|base name .* should not be blank|syntax error"
+       r"|Dockerfile[^\n]{0,300}?cannot be empty|unknown flag:|base name [^\n]{0,300}? should not be blank|syntax error"
        r"|failed to process \"|no build stage in current context|circular dependency detected on stage"
-       r"|invalid reference format|stage .* not found|unsupported frontend capability",
+       r"|invalid reference format|stage [^\n]{0,300}? not found|unsupported frontend capability",
        "dockerfile", False, "The Dockerfile is invalid ({match}); fix it."),
 
     # --- the build context
     _r("context", r"failed to compute cache key|failed to calculate checksum of ref|\"[^\"]+\": not found"
        r"|\"/[^\"]*\" not found\b"  # Docker 20.10's COPY vertex: "/config/logging.yaml" not found: not found
-       r"|unable to prepare context|failed to walk|lstat .*: no such file or directory"
-       r"|failed to read (?:context|\.dockerignore)|path .* not found|file not found in build context"
-       r"|(?:COPY|ADD) failed: .*?(?:no such file|does not exist|not found|outside the build context)",
+       r"|unable to prepare context|failed to walk|lstat [^\n]{0,1000}?: no such file or directory"
+       r"|failed to read (?:context|\.dockerignore)|path [^\n]{0,1000}? not found|file not found in build context"
+       r"|(?:COPY|ADD) failed: [^\n]{0,1000}?(?:no such file|does not exist|not found|outside the build context)",
        "context", False, "A file the build needs is not in the build context ({match})."),
 
     # --- images, tags, manifests, platforms that do not exist
     _r("not-found", r"manifest unknown|no match for platform in manifest|not found: not found"
-       r"|failed to resolve source metadata for .*?not found|: not found\s*$|name unknown|unknown blob",
+       r"|failed to resolve source metadata for [^\n]{0,1000}?not found|: not found\s*$|name unknown|unknown blob",
        "not-found", False, "An image, tag, manifest or platform does not exist ({match})."),
 
     # --- other 4xx answers: the request itself was refused, a retry will not change that
@@ -213,18 +211,35 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 
 @attrs.frozen
 class RuleSet:
-    """User rules (tried first) followed by the built-in table."""
+    """User rules (tried first) followed by the built-in table; user secret patterns for the redaction."""
 
     rules: tuple[Rule, ...] = BUILTIN_RULES
+    secrets: tuple[SecretPattern, ...] = ()
 
-    def with_rules(self, extra: Iterable[Rule]) -> RuleSet:
-        return RuleSet(tuple(extra) + self.rules)
+    def with_rules(self, extra: Iterable[Rule], secrets: Iterable[SecretPattern] = ()) -> RuleSet:
+        return RuleSet(tuple(extra) + self.rules, tuple(secrets) + self.secrets)
 
-    def match(self, text: str, scope: str = "final", style: str | None = None) -> tuple[Rule, str] | None:
+    @property
+    def redactor(self) -> Redactor:
+        """The redaction table: these user secret patterns, then the built-in ones."""
+        return redactor_for(self.secrets)
+
+    def match(self, text: str, scope: str = "final", style: str | None = None,
+              on_timeout: Callable[[Rule], None] | None = None) -> tuple[Rule, str] | None:
+        """The first rule whose pattern is found in ``text``. A user rule's pattern is searched with a timeout
+        (it is untrusted input); one that runs out of time is skipped and passed to ``on_timeout``."""
         for rule in self.rules:
             if rule.scope != scope or (rule.style is not None and rule.style != style):
                 continue
-            m = rule.pattern.search(text)
+            if rule.timeout is None:
+                m = rule.pattern.search(text)
+            else:
+                try:
+                    m = rule.pattern.search(text, timeout=rule.timeout)
+                except TimeoutError:
+                    if on_timeout is not None:
+                        on_timeout(rule)
+                    continue
             if m is not None:
                 return rule, m.group(0)
         return None
@@ -232,9 +247,101 @@ class RuleSet:
 
 DEFAULT_RULES = RuleSet()
 
+USER_RULE_TIMEOUT = 0.25  # seconds for one user pattern on one text
+RULE_KEYS = frozenset({"name", "pattern", "class", "retryable", "reason", "scope"})
+SECRET_KEYS = frozenset({"name", "pattern", "keep", "trigger"})
+TOP_KEYS = frozenset({"rule", "redact"})
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used: the message is one line naming the file, the rule and the mistake."""
+
+
+def _keys_error(where: str, entry: dict[str, Any], allowed: frozenset[str]) -> str | None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        return f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} " \
+               f"(known: {', '.join(sorted(allowed))})"
+    return None
+
+
+def _entry_name(entry: dict[str, Any], kind: str, i: int) -> str:
+    name = entry.get("name")
+    return f"{kind} {i} ({name!r})" if isinstance(name, str) else f"{kind} {i}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _rule_from(entry: dict[str, Any], where: str, i: int) -> Rule:
+    problem = _keys_error(where, entry, RULE_KEYS)
+    if problem:
+        raise RulesError(problem)
+    for key in ("pattern", "class"):
+        if key not in entry:
+            raise RulesError(f"{where}: missing key {key!r}")
+    for key in ("name", "pattern", "class", "reason", "scope"):
+        if key in entry and not isinstance(entry[key], str):
+            raise RulesError(f"{where}: {key} must be a string")
+    cls = entry["class"]
+    if cls not in CLASSES:
+        raise RulesError(f"{where}: unknown class {cls!r} (one of: {', '.join(CLASSES)})")
+    try:
+        compiled = regex.compile(entry["pattern"], regex.IGNORECASE | regex.DOTALL)
+    except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+        raise RulesError(f"{where}: bad pattern: {_one_line(str(exc))}") from None
+    scope = entry.get("scope", "final")
+    if scope not in SCOPES:
+        raise RulesError(f"{where}: scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    retryable = entry.get("retryable", False)
+    if not isinstance(retryable, bool):
+        raise RulesError(f"{where}: retryable must be true or false")
+    name = entry.get("name", f"user-{i}")
+    reason = entry.get("reason", f"matched the user rule {name}")
+    try:
+        reason.format(match="", exit_code=None)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise RulesError(f"{where}: reason may use only {{match}} and {{exit_code}} ({_one_line(str(exc))})") \
+            from None
+    return Rule(name, compiled, cls, retryable, reason, scope=scope, timeout=USER_RULE_TIMEOUT)
+
+
+def _secret_from(entry: dict[str, Any], where: str, i: int) -> SecretPattern:
+    problem = _keys_error(where, entry, SECRET_KEYS)
+    if problem:
+        raise RulesError(problem)
+    if "pattern" not in entry:
+        raise RulesError(f"{where}: missing key 'pattern'")
+    for key in ("name", "pattern", "trigger"):
+        if key in entry and not isinstance(entry[key], str):
+            raise RulesError(f"{where}: {key} must be a string")
+    keep = entry.get("keep", 0)
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 0 <= keep <= 16:
+        raise RulesError(f"{where}: keep must be a whole number from 0 to 16")
+    pattern = entry["pattern"]
+    try:
+        compiled = regex.compile(pattern)
+    except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+        raise RulesError(f"{where}: bad pattern: {_one_line(str(exc))}") from None
+    if "secret" not in compiled.groupindex:
+        # the whole match is the secret unless the pattern says which part is
+        pattern = f"(?P<secret>{pattern})"
+    try:
+        trigger = entry.get("trigger")
+        return SecretPattern(entry.get("name", f"user-secret-{i}"), pattern, (trigger,) if trigger else (), keep,
+                             user=True)
+    except (regex.error, ValueError) as exc:
+        raise RulesError(f"{where}: bad pattern: {_one_line(str(exc))}") from None
+
 
 def rules_from_toml(data: str, source: str = "<rules>") -> list[Rule]:
-    """Parse user rules from TOML text::
+    """Parse user rules from TOML text (see ``user_rules_from_toml``, which also returns secret patterns)."""
+    return user_rules_from_toml(data, source)[0]
+
+
+def user_rules_from_toml(data: str, source: str = "<rules>") -> tuple[list[Rule], list[SecretPattern]]:
+    """Parse user rules and secret patterns from TOML text::
 
         [[rule]]
         name = "artifactory-flaky"          # optional
@@ -244,51 +351,48 @@ def rules_from_toml(data: str, source: str = "<rules>") -> list[Rule]:
         reason = "Artifactory is having a bad day"
         scope = "final"                     # or "step-output", "vertex"; optional
 
-    Raises ``ValueError`` with the rule's position on any mistake."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-    import regex
+        [[redact]]                          # a secret shape of yours (docs/security.md)
+        name = "acme-token"
+        pattern = "acme_[A-Za-z0-9]{32}"    # a group named 'secret' narrows what is replaced
+        keep = 5                            # characters left visible; optional
+        trigger = "acme_"                   # text every match holds: skips texts without it; optional
 
+    Raises ``RulesError`` (a ``ValueError``) whose message is one line naming the file, the rule and the
+    mistake; unknown keys and classes are mistakes."""
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{source}: not valid TOML: {exc}") from None
-    entries = doc.get("rule", [])
-    if not isinstance(entries, list):
-        raise ValueError(f"{source}: expected [[rule]] tables")
-    out: list[Rule] = []
-    for i, entry in enumerate(entries, 1):
-        where = f"{source}: rule {i}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: expected a table")
-        try:
-            cls = entry["class"]
-            pattern = entry["pattern"]
-        except KeyError as exc:
-            raise ValueError(f"{where}: missing key {exc.args[0]!r}") from None
-        if cls not in CLASSES:
-            raise ValueError(f"{where}: unknown class {cls!r} (one of: {', '.join(CLASSES)})")
-        try:
-            compiled = regex.compile(pattern, regex.IGNORECASE | regex.DOTALL)
-        except regex.error as exc:
-            raise ValueError(f"{where}: bad pattern: {exc}") from None
-        scope = entry.get("scope", "final")
-        if scope not in SCOPES:
-            raise ValueError(f"{where}: scope must be one of {SCOPES}")
-        retryable = entry.get("retryable", False)
-        if not isinstance(retryable, bool):
-            raise ValueError(f"{where}: retryable must be true or false")
-        out.append(Rule(str(entry.get("name", f"user-{i}")), compiled, cls, retryable,
-                        str(entry.get("reason", f"matched the user rule {entry.get('name', i)}")), scope=scope))
-    return out
+        raise RulesError(f"{source}: not valid TOML: {_one_line(str(exc))}") from None
+    problem = _keys_error(source, doc, TOP_KEYS)
+    if problem:
+        raise RulesError(problem.replace(": unknown key", ": unknown table or key", 1))
+    rules: list[Rule] = []
+    secrets: list[SecretPattern] = []
+    for key, build in (("rule", _rule_from), ("redact", _secret_from)):
+        entries = doc.get(key, [])
+        if not isinstance(entries, list):
+            raise RulesError(f"{source}: expected [[{key}]] tables")
+        for i, entry in enumerate(entries, 1):
+            if not isinstance(entry, dict):
+                raise RulesError(f"{source}: {key} {i}: expected a table")
+            made = build(entry, f"{source}: {_entry_name(entry, key, i)}", i)
+            (rules if key == "rule" else secrets).append(made)  # type: ignore[arg-type]
+    return rules, secrets
 
 
 def load_rules(paths: Sequence[str | Path]) -> RuleSet:
-    """The built-in table with the rules of these TOML files in front (first file first)."""
+    """The built-in table with the rules of these TOML files in front (first file first). Raises ``RulesError``
+    (one line) for a file that cannot be read or used."""
     extra: list[Rule] = []
+    secrets: list[SecretPattern] = []
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            extra.extend(rules_from_toml(f.read(), str(path)))
-    return DEFAULT_RULES.with_rules(extra)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise RulesError(f"{path}: not UTF-8 text") from None
+        rules, found = user_rules_from_toml(text, str(path))
+        extra += rules
+        secrets += found
+    return DEFAULT_RULES.with_rules(extra, secrets)

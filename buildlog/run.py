@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import attrs
 
 from .parser import Parser
+from .redact import DEFAULT_REDACTOR, Redactor, redact, redact_text
 from .rules import RuleSet
 from .summary import LogSummary, Summarizer
 from .timeline import LogTimeline, TimelineBuilder
@@ -486,6 +487,7 @@ def run_with_retries(
     sinks = {1: out, 2: err}
     hook_sinks = {1: err, 2: err}  # the hook's output must not mix into the build's stdout
     signals = _Signals(kill_grace)
+    redactor = rules.redactor if rules is not None else DEFAULT_REDACTOR
     done: list[Attempt] = []
     t0 = time.monotonic()
     argv = list(argv)
@@ -524,11 +526,11 @@ def run_with_retries(
                 return finish(0, "success")
             code = attempt.exit_code
             if not attempt.retryable:
-                err.message(f"{where} failed: {_describe(attempt)}; not retrying, exiting with {code}")
+                err.message(f"{where} failed: {_describe(attempt, redactor)}; not retrying, exiting with {code}")
                 stopped = {"failure": "failure", "canceled": "failure", "incomplete": "incomplete"}.get(
                     attempt.outcome, "command-failed")
                 return finish(code, stopped)
-            failed = f"{where} failed: {_describe(attempt)}"
+            failed = f"{where} failed: {_describe(attempt, redactor)}"
             if number == attempts:
                 err.message(f"{failed}; no attempts left, exiting with {EXIT_RETRYABLE}")
                 return finish(EXIT_RETRYABLE, "attempts-exhausted")
@@ -560,7 +562,11 @@ def run_with_retries(
     raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
 
 
-def _describe(attempt: Attempt) -> str:
+def _describe(attempt: Attempt, redactor: Redactor = DEFAULT_REDACTOR) -> str:
+    return redact_text(_describe_raw(attempt), redactor)
+
+
+def _describe_raw(attempt: Attempt) -> str:
     failure = attempt.summary.failure
     if attempt.outcome == "incomplete":
         known = f" (so far: {failure.failure_class})" if failure is not None else ""
@@ -635,10 +641,13 @@ def _sleep(seconds: float, signals: _Signals) -> None:
 SUMMARY_FORMATS = ("json", "markdown", "text")
 
 
-def render_run_markdown(result: RunResult) -> str:
+def render_run_markdown(result: RunResult, redactor: Redactor | None = DEFAULT_REDACTOR) -> str:
     """A markdown report: a table of every attempt, then the last attempt's summary (earlier failed attempts
-    folded in ``<details>``)."""
+    folded in ``<details>``). Secrets redacted unless ``redactor`` is None."""
     from .render import render_markdown
+
+    if redactor is not None:
+        result = redact(result, redactor)
 
     command = " ".join(result.argv)
     lines = [
@@ -656,18 +665,22 @@ def render_run_markdown(result: RunResult) -> str:
     lines.append("")
     for a in result.attempts[:-1]:
         lines += [f"<details><summary>Attempt {a.number}: {a.failure_class or a.outcome}</summary>", "",
-                  render_markdown(a.summary, title=f"Attempt {a.number}", timeline=a.timeline).rstrip("\n"), "",
-                  "</details>", ""]
+                  render_markdown(a.summary, title=f"Attempt {a.number}", timeline=a.timeline,
+                                  redactor=None).rstrip("\n"), "", "</details>", ""]
     if result.attempts:
         last = result.attempts[-1]
-        lines += [render_markdown(last.summary, title=f"Attempt {last.number}", timeline=last.timeline).rstrip("\n"),
-                  ""]
+        lines += [render_markdown(last.summary, title=f"Attempt {last.number}", timeline=last.timeline,
+                                  redactor=None).rstrip("\n"), ""]
     return "\n".join(lines)
 
 
-def render_run_text(result: RunResult, color: bool = False) -> str:
-    """The last attempt's text summary, preceded by one line per attempt."""
+def render_run_text(result: RunResult, color: bool = False, redactor: Redactor | None = DEFAULT_REDACTOR) -> str:
+    """The last attempt's text summary, preceded by one line per attempt. Secrets redacted unless ``redactor``
+    is None."""
     from .render import render_text
+
+    if redactor is not None:
+        result = redact(result, redactor)
 
     lines = [f"buildlog run: {_run_headline(result)}"]
     for a in result.attempts:
@@ -675,19 +688,22 @@ def render_run_text(result: RunResult, color: bool = False) -> str:
         lines.append(f"  attempt {a.number}/{result.max_attempts}: exit {a.exit_code}, {what} ({a.duration_s:.1f}s)")
     text = "\n".join(lines) + "\n"
     if result.attempts:
-        text += "\n" + render_text(result.summary, color=color)
+        text += "\n" + render_text(result.summary, color=color, redactor=None)
     return text if text.endswith("\n") else text + "\n"
 
 
-def render_run(result: RunResult, fmt: str) -> str:
+def render_run(result: RunResult, fmt: str, redactor: Redactor | None = DEFAULT_REDACTOR) -> str:
+    """The run in one of ``SUMMARY_FORMATS``; secrets redacted unless ``redactor`` is None."""
     import json
 
+    if redactor is not None:
+        result = redact(result, redactor)
     if fmt == "json":
         return json.dumps(result.to_json(), indent=2, ensure_ascii=True) + "\n"
     if fmt == "markdown":
-        return render_run_markdown(result)
+        return render_run_markdown(result, redactor=None)
     if fmt == "text":
-        return render_run_text(result)
+        return render_run_text(result, redactor=None)
     raise ValueError(f"unknown format {fmt!r} (one of: {', '.join(SUMMARY_FORMATS)})")
 
 

@@ -22,7 +22,8 @@ from .graph import critical_path_in as graph_critical_path
 from .graph import first_cache_miss_in as graph_first_miss
 from .lazyre import compiled
 from .rawjson import rfc3339_ns
-from .rules import DEFAULT_RULES, RuleSet
+from .redact import DEFAULT_REDACTOR, Redactor
+from .rules import DEFAULT_RULES, Rule, RuleSet
 from .vertex_names import parse_vertex_name
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ STEP_CLASSES = frozenset({"build-step", "killed", "dockerfile", "context", "disk
 # Error blocks of these vertex kinds can stand in a successful build (a cache import not found, a cache export with
 # ignore-error=true): they are not a verdict by themselves.
 CACHE_KINDS = frozenset({"cache-import", "cache-export"})
+SECRET_LINES_KEPT = 5  # line numbers named in a secret hint, per kind of secret and place
 
 # Vertex kinds that are not "user steps" in buildctl --debug-json-cache-metrics' sense.
 NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", "image-export", "resolve"})
@@ -54,15 +56,18 @@ NON_USER_KINDS = frozenset({"internal", "auth", "cache-import", "cache-export", 
 NOT_CACHEABLE_INSTRUCTIONS = frozenset({"FROM"})
 NOT_CACHEABLE_KINDS = frozenset({"frontend"})
 
-# Patterns compiled on first use (lazyre.py): most logs need none of them.
-_QUOTED_COMMAND = r'(?s)process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[.*\](?=: exit code)'
+# Patterns compiled on first use (lazyre.py): most logs need none of them. The command's [...] ends at the last
+# "]: exit code" before the next "executor failed running " (never beyond it: a gap without a bound would be
+# quadratic on a message that repeats the phrase).
+_QUOTED_COMMAND = (r'(?s)process "(?:[^"\\]|\\.)*"|(?<=executor failed running )\[(?:(?!executor failed '
+                   r'running ).)*\](?=: exit code)')
 
 
 def _blank_command(m: regex.Match[str]) -> str:
     return 'process "COMMAND"' if m.group(0).startswith("process") else "[COMMAND]"
 
 
-_CLIENT_END_WARNINGS = r"(?i)No output specified|Build definition .* is empty"
+_CLIENT_END_WARNINGS = r"(?i)No output specified|Build definition [^\n]{0,300}? is empty"
 _LOCAL_CACHE_MISSING = r"local cache import at (?P<ref>\S+) not found"
 
 
@@ -279,8 +284,12 @@ class _Vertex:
 class _BuildFold:
     """Folds the events of one build."""
 
-    def __init__(self, index: int, first_line: int) -> None:
+    def __init__(self, index: int, first_line: int, redactor: Redactor = DEFAULT_REDACTOR) -> None:
         self.index = index
+        self.redactor = redactor
+        # (kind of secret, where) -> [lines, count]: where the log holds secrets (never the values)
+        self.secrets: dict[tuple[str, str], tuple[list[int], int]] = {}
+        self.rule_timeouts: dict[str, int | None] = {}  # user rule -> the line it first timed out on
         self.first_line = first_line
         self.last_line = first_line
         self.format = "plain"
@@ -309,6 +318,9 @@ class _BuildFold:
 
     def add(self, e: ev.Event) -> None:
         self.last_line = e.end_line
+        raw = e.raw
+        if raw and self.redactor.might_hold_secret(raw):
+            self._secrets_in(e, raw)
         ci = e.ci
         if ci is not None and ci.timestamp is not None:
             if self.first_ts is None:
@@ -325,6 +337,21 @@ class _BuildFold:
                 _HANDLERS[type(e)] = _ignore
                 return
         handler(self, e)
+
+    def _secrets_in(self, e: ev.Event, raw: str) -> None:
+        if isinstance(e, ev.StepOutput):
+            where = "in step output"
+        elif "build-arg" in raw or "ARG " in raw:
+            where = "in a build arg"
+        else:
+            where = "in the log"
+        for found in self.redactor.find(raw):
+            line = e.line + raw.count("\n", 0, found.start)
+            lines, count = self.secrets.get((found.name, where), ([], 0))
+            if line not in lines:
+                if len(lines) < SECRET_LINES_KEPT:
+                    lines.append(line)
+                self.secrets[(found.name, where)] = (lines, count + 1)
 
     def _vertex(self, e: ev.VertexEvent) -> _Vertex:
         v = self.vertices.get(e.vertex)
@@ -609,6 +636,14 @@ class _BuildFold:
         if exports and any(w["rule"] == "SecretsUsedInArgOrEnv" for w in self.warnings.values()):
             hints.append("SecretsUsedInArgOrEnv: secrets passed with ARG or ENV end up in the exported cache "
                          "layers; use RUN --mount=type=secret instead.")
+        for (kind, where), (lines, count) in self.secrets.items():
+            at = ", ".join(map(str, lines)) + (f" and {count - len(lines)} more" if count > len(lines) else "")
+            hints.append(f"Secret in the log: what looks like a {kind} {where} (line{'s' if count > 1 else ''} {at}); "
+                         "buildlog's output redacts it, the log itself does not: rotate it, and pass secrets "
+                         "with --secret / RUN --mount=type=secret.")
+        for name, line in self.rule_timeouts.items():
+            where = f" on line {line}" if line is not None else ""
+            hints.append(f"The user rule {name!r} took too long{where} (its pattern backtracks) and was skipped.")
         return hints
 
     def _verdict(self, rules: RuleSet) -> tuple[str, Failure | None]:
@@ -716,16 +751,20 @@ class _BuildFold:
         output = list(vertex.output or ()) if vertex is not None else []
         output += self.boxes[box] if box is not None else self.orphan_output
         matched = None
+
+        def timed_out(rule: Rule, at: int | None = line) -> None:
+            self.rule_timeouts.setdefault(rule.name, at)
+
         if output:
-            matched = rules.match("\n".join(output), scope="step-output")
+            matched = rules.match("\n".join(output), scope="step-output", on_timeout=timed_out)
         if matched is None and place is not None:
-            matched = rules.match(place, scope="vertex")
+            matched = rules.match(place, scope="vertex", on_timeout=timed_out)
         if matched is None:
             blanked = compiled(_QUOTED_COMMAND).sub(_blank_command, message)
-            matched = rules.match(blanked, scope="final", style=style)
+            matched = rules.match(blanked, scope="final", style=style, on_timeout=timed_out)
             if matched is None and "\n" in blanked:
                 # a web view may have hard-wrapped the line: its pieces joined
-                matched = rules.match(blanked.replace("\n", ""), scope="final", style=style)
+                matched = rules.match(blanked.replace("\n", ""), scope="final", style=style, on_timeout=timed_out)
         info = parse_vertex_name(place) if place is not None else None
         if matched is None and not message and info is not None and info.instruction == "RUN":
             # an error block (or tty row) names a failed RUN step and no line says more: the step's command failed
@@ -805,6 +844,7 @@ class Summarizer:
 
     def __init__(self, rules: RuleSet | None = None) -> None:
         self._rules = rules or DEFAULT_RULES
+        self._redactor = self._rules.redactor
         self._fold: _BuildFold | None = None
         self._done: collections.deque[BuildSummary] = collections.deque(maxlen=MAX_BUILDS_KEPT)
         self._attempts = 0
@@ -819,7 +859,7 @@ class Summarizer:
                 return
             if fold is not None:
                 self._done.append(fold.summary(self._rules))
-            fold = self._fold = _BuildFold(b, event.line)
+            fold = self._fold = _BuildFold(b, event.line, self._redactor)
             self._attempts += 1
         fold.add(event)
 

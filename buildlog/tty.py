@@ -44,7 +44,8 @@ HEADER_MARK = "[+] Building "
 # Escape sequences: colours (kept track of: they tell a finished row), cursor movement and erasing (they begin
 # another row), anything else (dropped).
 _TOKEN = re.compile(r"\x1b\[(?P<sgr>[0-9;]*)m|(?P<move>\x1b\[[0-9;]*[A-HJKSTf]|\r)|" + ANSI.pattern)
-_TIMER = re.compile(r"(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
+# the gap starts where a run of spaces starts: from every space of a long run it would be quadratic
+_TIMER = re.compile(r"(?<! )(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
 # A line of the error block after the frames, as Docker 20.10's client prints it: ``#8 1.052 2:debug=true``.
 BLOCK_OUTPUT = re.compile(r"#\d+ " + OUTPUT.pattern, re.DOTALL)
 
