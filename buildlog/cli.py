@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from typing import Annotated, Any, BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 
-from .events import Event, event_to_dict
+from .events import Event, event_to_json
 from .sources import parse_file
 from .summary import LogSummary, summarize_events
 
@@ -85,6 +85,17 @@ def read_events(path: str, input_format: str = "auto") -> Iterator[Event]:
             stream.close()
 
 
+def write_events(events: Iterable[Event], out: TextIO, *, raw: bool = False) -> int:
+    """Write each event as a line of JSON (``event_to_json``: ASCII escapes keep the output valid UTF-8 even for
+    invalid input bytes); returns how many were written."""
+    write = out.write
+    count = 0
+    for event in events:
+        write(event_to_json(event, with_raw=raw) + "\n")
+        count += 1
+    return count
+
+
 @app.command()
 def events(
     file: FileArg = "-",
@@ -93,13 +104,8 @@ def events(
 ) -> None:
     """Print the log's events as JSON lines (one object per event; see docs/events.md)."""
     check_input_format(input_format)
-    write = sys.stdout.write
-    # ASCII escapes keep the output valid UTF-8 even for invalid input bytes (lone surrogates round-trip).
-    dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
     try:
-        for event in read_events(file, input_format):
-            write(dumps(event_to_dict(event, with_raw=raw)))
-            write("\n")
+        write_events(read_events(file, input_format), sys.stdout, raw=raw)
         sys.stdout.flush()
     except BrokenPipeError:
         # `buildlog events big.log | head` must not end in a traceback
