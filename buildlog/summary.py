@@ -285,22 +285,16 @@ class _BuildFold:
 
     def add(self, e: ev.Event) -> None:
         self.last_line = e.end_line
-        ci = e.ci
-        if ci is not None and ci.timestamp is not None:
+        if e.ci is not None:
+            self.note_ci(e.ci)
+        handler = _HANDLERS.get(type(e)) or _handler(type(e))
+        handler(self, e)
+
+    def note_ci(self, ci: ev.CIPrefix) -> None:
+        if ci.timestamp is not None:
             if self.first_ts is None:
                 self.first_ts = ci.timestamp
             self.last_ts = ci.timestamp
-        handler = _HANDLERS.get(type(e))
-        if handler is None:
-            for cls in type(e).__mro__[1:]:
-                handler = _HANDLERS.get(cls)
-                if handler is not None:
-                    _HANDLERS[type(e)] = handler
-                    break
-            else:
-                _HANDLERS[type(e)] = _ignore
-                return
-        handler(self, e)
 
     def _vertex(self, e: ev.VertexEvent) -> _Vertex:
         v = self.vertices.get(e.vertex)
@@ -629,6 +623,18 @@ def _ignore(fold: _BuildFold, e: ev.Event) -> None:
     return None
 
 
+def _handler(cls: type[ev.Event]) -> Any:
+    """The handler of an event class without one of its own: its nearest base's, or ``_ignore``."""
+    for base in cls.__mro__[1:]:
+        handler = _HANDLERS.get(base)
+        if handler is not None:
+            break
+    else:
+        handler = _ignore
+    _HANDLERS[cls] = handler
+    return handler
+
+
 _HANDLERS: dict[type[ev.Event], Any] = {
     ev.VertexHeader: _BuildFold.on_header,
     ev.VertexCached: _BuildFold.on_cached,
@@ -667,20 +673,42 @@ class Summarizer:
         self._attempts = 0
 
     def feed(self, event: ev.Event) -> None:
-        b = event.build
         fold = self._fold
-        if fold is None or b != fold.index:
-            if b == 0 and fold is None and not isinstance(event, ev.BuildFailed):
-                return  # text before the first build (an error there is a build that failed before it began)
-            if fold is not None:
-                self._done.append(fold.summary(self._rules))
-            fold = self._fold = _BuildFold(b, event.line)
-            self._attempts += 1
+        if fold is None or event.build != fold.index:
+            fold = self._next_fold(event)
+            if fold is None:
+                return
         fold.add(event)
 
+    def _next_fold(self, event: ev.Event) -> _BuildFold | None:
+        """The fold for the build ``event`` belongs to, once the event's build is not the one being folded."""
+        fold = self._fold
+        if event.build == 0 and fold is None and not isinstance(event, ev.BuildFailed):
+            return None  # text before the first build (an error there is a build that failed before it began)
+        if fold is not None:
+            self._done.append(fold.summary(self._rules))
+        fold = self._fold = _BuildFold(event.build, event.line)
+        self._attempts += 1
+        return fold
+
     def feed_all(self, events: Iterable[ev.Event]) -> Summarizer:
+        # feed() and _BuildFold.add() written out: this loop runs once per event, and most events (the line of a
+        # rawjson status, a layer's progress) are read for their line only
+        handlers = _HANDLERS
+        fold = self._fold
         for event in events:
-            self.feed(event)
+            if fold is None or event.build != fold.index:
+                fold = self._next_fold(event)
+                if fold is None:
+                    continue
+            fold.last_line = event.end_line
+            if event.ci is not None:
+                fold.note_ci(event.ci)
+            handler = handlers.get(type(event))
+            if handler is None:
+                handler = _handler(type(event))
+            if handler is not _ignore:
+                handler(fold, event)
         return self
 
     def close(self) -> LogSummary:
