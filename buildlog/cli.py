@@ -9,12 +9,12 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
-from typing import Annotated, Any, BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 
-from .events import Event, event_to_dict
+from .events import Event, event_to_dict, event_to_json
 from .rules import RuleSet
 from .sources import parse_file
 from .summary import LogSummary, summarize_events
@@ -93,6 +93,17 @@ RedactOpt = Annotated[bool, typer.Option("--redact", help="Redact secrets in the
                                          "events are the log's text, unchanged: docs/security.md).")]
 
 
+def write_events(events: Iterable[Event], out: TextIO, *, raw: bool = False) -> int:
+    """Write each event as a line of JSON (``event_to_json``: ASCII escapes keep the output valid UTF-8 even for
+    invalid input bytes); returns how many were written."""
+    write = out.write
+    count = 0
+    for event in events:
+        write(event_to_json(event, with_raw=raw) + "\n")
+        count += 1
+    return count
+
+
 @app.command()
 def events(
     file: FileArg = "-",
@@ -104,20 +115,17 @@ def events(
 ) -> None:
     """Print the log's events as JSON lines (one object per event; see docs/events.md)."""
     check_input_format(input_format)
-    write = sys.stdout.write
-    # ASCII escapes keep the output valid UTF-8 even for invalid input bytes (lone surrogates round-trip).
-    dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
-    as_dict = event_to_dict
-    if redact:
-        redactor = _ruleset(rules).redactor
-
-        def as_dict(event: Event, with_raw: bool = False) -> dict[str, object]:
-            result: dict[str, object] = redactor.data(event_to_dict(event, with_raw=with_raw))
-            return result
     try:
-        for event in read_events(file, input_format):
-            write(dumps(as_dict(event, with_raw=raw)))
-            write("\n")
+        if redact:
+            redactor = _ruleset(rules).redactor
+            # ASCII escapes keep the output valid UTF-8 even for invalid input bytes (lone surrogates round-trip).
+            dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+            write = sys.stdout.write
+            for event in read_events(file, input_format):
+                write(dumps(redactor.data(event_to_dict(event, with_raw=raw))))
+                write("\n")
+        else:
+            write_events(read_events(file, input_format), sys.stdout, raw=raw)
         sys.stdout.flush()
     except BrokenPipeError:
         # `buildlog events big.log | head` must not end in a traceback

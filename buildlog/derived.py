@@ -6,7 +6,7 @@ shows as ``#5 importing cache manifest from REF`` / ``#5 ERROR: ...: not found``
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from . import domain
 from . import events as ev
@@ -29,48 +29,58 @@ class BuildContext(Protocol):
 CANCELED_SUFFIX = "context canceled"
 
 
-def header_event(n: int, name: str, common: dict[str, Any]) -> ev.VertexHeader:
+def header_event(n: int, name: str, *, line: int, end_line: int, raw: str, build: int,
+                 ci: ev.CIPrefix | None) -> ev.VertexHeader:
     """The first header of vertex ``n``: a domain header for cache imports/exports and image exports."""
     info = parse_vertex_name(name)
     kind = info.kind
     if kind == "cache-import" and info.ref:
-        return ev.CacheImportRequested(vertex=n, name=name, info=info, ref=info.ref, **common)
+        return ev.CacheImportRequested(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, name=name,
+                                       info=info, ref=info.ref)
     if kind == "cache-export":
-        return ev.CacheExportStarted(vertex=n, name=name, info=info, backend=info.backend or "unknown", **common)
+        return ev.CacheExportStarted(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, name=name,
+                                     info=info, backend=info.backend or "unknown")
     if kind == "image-export":
-        return ev.ImageExportStarted(vertex=n, name=name, info=info, exporter=info.exporter or "unknown", **common)
-    return ev.VertexHeader(vertex=n, name=name, info=info, repeat=False, **common)
+        return ev.ImageExportStarted(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, name=name,
+                                     info=info, exporter=info.exporter or "unknown")
+    return ev.VertexHeader(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, name=name, info=info,
+                           repeat=False)
 
 
-def error_event(n: int, name: str, message: str, common: dict[str, Any]) -> ev.VertexEvent:
+def error_event(n: int, name: str, message: str, *, line: int, end_line: int, raw: str, build: int,
+                ci: ev.CIPrefix | None) -> ev.VertexEvent:
     """``VertexCanceled`` for a canceled vertex, else the error event plain gives for ``#N ERROR: message``."""
     if message.endswith(CANCELED_SUFFIX):
-        return ev.VertexCanceled(vertex=n, **common)
-    return failed_event(n, name, message, common)
+        return ev.VertexCanceled(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n)
+    return failed_event(n, name, message, line=line, end_line=end_line, raw=raw, build=build, ci=ci)
 
 
-def failed_event(n: int, name: str, message: str, common: dict[str, Any]) -> ev.VertexError:
+def failed_event(n: int, name: str, message: str, *, line: int, end_line: int, raw: str, build: int,
+                 ci: ev.CIPrefix | None) -> ev.VertexError:
     info = parse_vertex_name(name)
     exit_code = domain.exit_code_of(message)
     special = domain.error_event_class(info.kind, message)
     if special is None:
-        return ev.VertexError(vertex=n, message=message, exit_code=exit_code, **common)
+        return ev.VertexError(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, message=message,
+                              exit_code=exit_code)
     cls, fields = special
     if cls is ev.CacheImportFailed:
         fields["ref"] = info.ref
-    return cls(vertex=n, message=message, exit_code=exit_code, **fields, **common)
+    return cls(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, message=message,
+               exit_code=exit_code, **fields)
 
 
-def status_event(n: int, kind: str, status_id: str, common: dict[str, Any], *, current: int | None = None,
-                 total: int | None = None, seconds: float | None = None, done: bool = False) -> ev.VertexStatus:
+def status_event(n: int, kind: str, status_id: str, *, line: int, end_line: int, raw: str, build: int,
+                 ci: ev.CIPrefix | None, current: int | None = None, total: int | None = None,
+                 seconds: float | None = None, done: bool = False) -> ev.VertexStatus:
     """A status of vertex ``n`` (of this kind): a domain status when the id means something."""
     special = domain.status_event_class(kind, status_id)
     if special is not None:
         cls, extra = special
-        return cls(vertex=n, id=status_id, current=current, total=total, seconds=seconds, done=done, **extra,
-                   **common)
-    return ev.VertexStatus(vertex=n, id=status_id, current=current, total=total, seconds=seconds, done=done,
-                           **common)
+        return cls(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, id=status_id,
+                   current=current, total=total, seconds=seconds, done=done, **extra)
+    return ev.VertexStatus(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, id=status_id,
+                           current=current, total=total, seconds=seconds, done=done)
 
 
 def build_start(index: int, line: int, fmt: str, forced: bool) -> list[ev.Event]:

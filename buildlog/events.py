@@ -20,6 +20,7 @@ FIRST event of such a line carries its raw text and span, the following ones hav
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -732,10 +733,27 @@ EVENT_TYPES: tuple[type[Event], ...] = _all_event_types()
 EVENT_TYPES_BY_NAME: dict[str, type[Event]] = {cls.__name__: cls for cls in EVENT_TYPES}
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Events as JSON. ``buildlog events`` writes one line per event, so this runs once per event: the fields of each
+# class are looked up once, and its JSON text is written by a function made for that class (as attrs makes each
+# class's ``__init__``) instead of a dict handed to the JSON encoder, which cost four times as much.
+
+
 def _jsonable(value: Any) -> Any:
     if attrs.has(type(value)):
         return {k: _jsonable(v) for k, v in attrs.asdict(value, recurse=False).items() if v is not None}
     return value
+
+
+_DICT_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _dict_fields(cls: type[Event]) -> tuple[str, ...]:
+    names = _DICT_FIELDS.get(cls)
+    if names is None:
+        names = _DICT_FIELDS[cls] = tuple(a.name for a in attrs.fields(cls)
+                                          if a.name not in ("line", "end_line", "raw"))
+    return names
 
 
 def event_to_dict(event: Event, *, with_raw: bool = False) -> dict[str, Any]:
@@ -743,14 +761,73 @@ def event_to_dict(event: Event, *, with_raw: bool = False) -> dict[str, Any]:
 
     Fields that are ``None`` are left out; ``raw`` only with ``with_raw``."""
     out: dict[str, Any] = {"type": type(event).__name__, "line": event.line, "end_line": event.end_line}
-    for a in attrs.fields(type(event)):
-        name = a.name
-        if name in ("line", "end_line", "raw"):
-            continue
+    for name in _DICT_FIELDS.get(type(event)) or _dict_fields(type(event)):
         value = getattr(event, name)
         if value is None:
             continue
-        out[name] = _jsonable(value)
+        out[name] = _jsonable(value) if hasattr(value, "__attrs_attrs__") else value
     if with_raw:
         out["raw"] = event.raw
     return out
+
+
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_JSON_WRITERS: dict[type[Any], Callable[[Any, bool], str]] = {}
+
+# How a field of each declared type is written, as an expression on the field's value ``v``; each one checks the
+# value's type and hands anything else to ``_any``, so that a value of an unexpected type is still written as the
+# JSON encoder would. Fields of other declared types always go to ``_any``.
+_FIELD_WRITERS = {
+    "int": "(f'{v}' if v.__class__ is int else _any(v))",
+    "str": "(_escape(v) if v.__class__ is str else _any(v))",
+    "float": "(f'{v!r}' if v.__class__ is float and v - v == 0.0 else _any(v))",  # NaN and infinities: _any
+    "bool": "('true' if v is True else 'false' if v is False else _any(v))",
+}
+
+
+def _any(value: Any) -> str:
+    if hasattr(value, "__attrs_attrs__"):
+        return _json_writer(type(value))(value, False)
+    return _dumps(value)
+
+
+def _json_writer(cls: type[Any]) -> Callable[[Any, bool], str]:
+    """The function that writes an instance of ``cls`` as ``event_to_json`` does, made on first use."""
+    writer = _JSON_WRITERS.get(cls)
+    if writer is not None:
+        return writer
+    event = issubclass(cls, Event)
+    start = '{"type":' + _dumps(cls.__name__) if event else ""
+    code = ["def write(e, with_raw):", f"    s = {start!r}"]
+    for a in attrs.fields(cls):
+        if event and a.name == "raw":
+            continue
+        declared = str(a.type)
+        expression = _FIELD_WRITERS.get(declared.removesuffix(" | None"), "_any(v)")
+        code.append(f"    v = e.{a.name}")
+        if event and a.name in ("line", "end_line"):
+            code.append(f"    s += {',' + _dumps(a.name) + ':'!r} + {expression}")  # written even if None
+        else:
+            code.append("    if v is not None:")
+            code.append(f"        s += {',' + _dumps(a.name) + ':'!r} + {expression}")
+    if event:
+        code += ["    if with_raw:", "        v = e.raw", f"        s += ',{_dumps('raw')}:' + {_FIELD_WRITERS['str']}",
+                 "    return s + '}'"]
+    else:
+        code.append("    return '{' + s[1:] + '}'")
+    namespace: dict[str, Any] = {"_any": _any, "_escape": _escape}
+    exec("\n".join(code), namespace)  # the source is made above from the class's own fields
+    made: Callable[[Any, bool], str] = namespace["write"]
+    _JSON_WRITERS[cls] = made
+    return made
+
+
+def event_to_json(event: Event, *, with_raw: bool = False) -> str:
+    """``event_to_dict(event, with_raw=...)`` as one line of JSON, exactly as
+    ``json.dumps(..., ensure_ascii=True, separators=(",", ":"))`` writes it (ASCII escapes keep the text valid
+    UTF-8 whatever bytes the input held)."""
+    writer = _JSON_WRITERS.get(type(event))
+    if writer is None:
+        writer = _json_writer(type(event))
+    return writer(event, with_raw)

@@ -49,24 +49,23 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 _b64decode = binascii.a2b_base64
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAYS: dict[str, int] = {}
-
-
-_MINUTES: dict[str, int] = {}  # "2026-11-28T02:34" -> epoch seconds: the timestamps of a build share a few
+# "2026-11-28T02:34:22" -> epoch seconds. The timestamps of a build fall in a few hundred seconds, and a line holds
+# two or three of them: reading each in full was a tenth of the parser's time.
+_SECONDS: dict[str, int] = {}
 _SCALE: list[int] = [10 ** (9 - k) for k in range(10)]
+_CACHE_BOUND = 4096
 
 
 def rfc3339_ns(value: str) -> int | None:
     """``2026-11-28T02:34:22.378405558Z`` -> nanoseconds since the epoch, exactly (None if unreadable)."""
-    minute = _MINUTES.get(value[:16])
-    if minute is not None and value[-1:] == "Z" and value[16:17] == ":" and value[19:20] == ".":
+    seconds = _SECONDS.get(value[:19])
+    if seconds is not None and value[-1:] == "Z":
         fraction = value[20:-1]
-        if value[17:19].isdigit() and fraction.isdigit() and len(fraction) <= 9:
-            return (minute + int(value[17:19])) * 1_000_000_000 + int(fraction) * _SCALE[len(fraction)]
-    result = _rfc3339_ns(value)
-    if result is not None and len(_MINUTES) < 4096:
-        day = _DAYS[value[:10]]
-        _MINUTES[value[:16]] = day + int(value[11:13]) * 3600 + int(value[14:16]) * 60
-    return result
+        if len(value) == 20:
+            return seconds * 1_000_000_000
+        if value[19] == "." and len(fraction) <= 9 and fraction.isdigit() and fraction.isascii():
+            return seconds * 1_000_000_000 + int(fraction) * _SCALE[len(fraction)]
+    return _rfc3339_ns(value)
 
 
 def _rfc3339_ns(value: str) -> int | None:
@@ -79,7 +78,7 @@ def _rfc3339_ns(value: str) -> int | None:
         day = _DAYS.get(day_text)
         if day is None:
             day = _DAYS[day_text] = (date.fromisoformat(day_text).toordinal() - _EPOCH_ORDINAL) * 86400
-            if len(_DAYS) > 4096:
+            if len(_DAYS) > _CACHE_BOUND:
                 _DAYS.clear()
                 _DAYS[day_text] = day
         seconds = day + int(value[11:13]) * 3600 + int(value[14:16]) * 60 + int(value[17:19])
@@ -88,19 +87,32 @@ def _rfc3339_ns(value: str) -> int | None:
             rest = rest[:-1]
         elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":":
             offset = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
-            seconds -= offset if rest[-6] == "+" else -offset
             rest = rest[:-6]
+            nanos = _fraction(rest)
+            if nanos is None:
+                return None
+            return (seconds - (offset if value[-6] == "+" else -offset)) * 1_000_000_000 + nanos
         else:
             return None
-        nanos = 0
-        if rest:
-            digits = rest[1:10]
-            if rest[0] != "." or not digits.isdigit() or not rest[1:].isdigit():
-                return None
-            nanos = int(digits.ljust(9, "0"))
+        nanos = _fraction(rest)
+        if nanos is None:
+            return None
+        if len(_SECONDS) >= _CACHE_BOUND:
+            _SECONDS.clear()
+        _SECONDS[value[:19]] = seconds  # read in full once: the fast path above takes the next ones
         return seconds * 1_000_000_000 + nanos
     except (ValueError, IndexError):
         return None
+
+
+def _fraction(rest: str) -> int | None:
+    """``.378405558`` -> nanoseconds (digits past the ninth are dropped); ``""`` -> 0; None if unreadable."""
+    if not rest:
+        return 0
+    digits = rest[1:10]
+    if rest[0] != "." or not digits.isdigit() or not rest[1:].isdigit():
+        return None
+    return int(digits.ljust(9, "0"))
 
 
 def _merged_ns(intervals: list[tuple[int, int]]) -> int:
@@ -142,6 +154,7 @@ class _Vertex:
         "started",
         "started_ns",
         "statuses",
+        "touched",
     )
 
     def __init__(self, digest: str) -> None:
@@ -169,6 +182,7 @@ class _Vertex:
         self.statuses: dict[str, tuple[bool, tuple[type[ev.VertexStatus], dict[str, Any]] | None]] = {}
         self.partial: str | None = None  # an output line without its "\n" yet
         self.partial_elapsed: float | None = None
+        self.touched = False  # sent on the line being read (set and cleared by _vertexes)
 
 
 def _str(value: Any) -> str | None:
@@ -180,7 +194,11 @@ def _int(value: Any) -> int | None:
 
 
 class RawJsonGrammar:
-    """Turns rawjson lines into events. ``line()`` takes one line whose text starts with ``{``."""
+    """Turns rawjson lines into events. ``line()`` takes one line whose text starts with ``{``.
+
+    Every line pays for its JSON and its ``SolveStatusLine``; the rest is paid per object the line holds, and
+    most of them change nothing (a status already shown, a vertex sent again as it was). Events are built with
+    their fields given one by one: a ``**`` dict of the fields they share doubles what building one costs."""
 
     def __init__(self, context: BuildContext, *, max_line: int = 1 << 20) -> None:
         self._context = context
@@ -191,7 +209,7 @@ class RawJsonGrammar:
         self._has_work = False
         # vertices that completed on the previous line: their DONE waits for this line (see _settle)
         self._pending: list[_Vertex] = []
-        self._pending_common: dict[str, Any] = {}
+        self._pending_at: tuple[int, int, ev.CIPrefix | None] = (0, 0, None)  # that line's number, build, CI prefix
 
     @property
     def active(self) -> bool:
@@ -224,37 +242,46 @@ class RawJsonGrammar:
             return self._malformed(number, raw, text, ci, f"invalid JSON: extra data at column {end + 1}")
         if type(obj) is not dict:
             return self._malformed(number, raw, text, ci, "not a JSON object")
-        vertexes = obj.get("vertexes") or ()
-        statuses = obj.get("statuses") or ()
-        logs = obj.get("logs") or ()
-        warnings = obj.get("warnings") or ()
+        get = obj.get
+        vertexes = get("vertexes")
         if type(vertexes) is not list:
-            vertexes = ()
+            vertexes = _NONE
+        statuses = get("statuses")
         if type(statuses) is not list:
-            statuses = ()
+            statuses = _NONE
+        logs = get("logs")
         if type(logs) is not list:
-            logs = ()
+            logs = _NONE
+        warnings = get("warnings")
         if type(warnings) is not list:
-            warnings = ()
+            warnings = _NONE
         out: list[ev.Event] = self._settle(vertexes) if self._pending else []
-        if self._build == 0 or (vertexes and self._starts_next_build(vertexes)):
+        if self._build == 0 or (vertexes and self._has_work and self._starts_next_build(vertexes)):
             out += self._start(number)
         build = self._build
-        out.append(ev.SolveStatusLine(line=number, end_line=number, raw=raw, build=build, ci=ci,
-                                      vertexes=len(vertexes), statuses=len(statuses), logs=len(logs),
-                                      warnings=len(warnings)))
-        common: dict[str, Any] = {"line": number, "end_line": number, "raw": "", "build": build, "ci": ci}
-        touched = self._vertexes(vertexes, common, out) if vertexes else ()
+        out.append(SolveStatusLine(line=number, end_line=number, raw=raw, build=build, ci=ci,
+                                   vertexes=len(vertexes), statuses=len(statuses), logs=len(logs),
+                                   warnings=len(warnings)))
+        if vertexes:
+            touched = self._vertexes(vertexes, number, build, ci, out)
+            if statuses:
+                self._statuses(statuses, number, build, ci, out)
+            if logs:
+                self._logs(logs, number, build, ci, out)
+            if warnings:
+                self._warnings(warnings, number, build, ci, out)
+            for vx in touched:
+                if vx.number and ((vx.cached and not vx.cached_seen)
+                                  or (vx.error is not None and vx.error != vx.error_seen)
+                                  or (vx.completed is not None and vx.completed != vx.completed_seen)):
+                    self._ends(vx, number, build, ci, out)
+            return out
         if statuses:
-            self._statuses(statuses, common, out)
+            self._statuses(statuses, number, build, ci, out)
         if logs:
-            self._logs(logs, common, out)
+            self._logs(logs, number, build, ci, out)
         if warnings:
-            self._warnings(warnings, common, out)
-        for vx in touched:
-            if vx.number and ((vx.cached and not vx.cached_seen) or (vx.error is not None and vx.error != vx.error_seen)
-                              or (vx.completed is not None and vx.completed != vx.completed_seen)):
-                self._ends(vx, common, out)
+            self._warnings(warnings, number, build, ci, out)
         return out
 
     def piece(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
@@ -263,16 +290,15 @@ class RawJsonGrammar:
 
     def settle(self) -> list[ev.Event]:
         """The next line is not rawjson: the previous line's completions stand."""
-        return self._settle(())
+        return self._settle(_NONE)
 
     def flush(self, number: int) -> list[ev.Event]:
         """End of input: what waited for a next line, and output lines still waiting for their ``\\n``."""
         out = self.settle()
         if self._build:
-            common: dict[str, Any] = {"line": number, "end_line": number, "raw": "", "build": self._build,
-                                      "ci": None}
             for vx in self._shown:
-                self._flush_partial(vx, common, out)
+                if vx.partial is not None:
+                    self._flush_partial(vx, number, self._build, None, out)
         return out
 
     # -----------------------------------------------------------------------------------------------------------
@@ -291,23 +317,25 @@ class RawJsonGrammar:
         return out
 
     def _starts_next_build(self, vertexes: list[Any]) -> bool:
-        if not self._has_work:
-            return False
         for v in vertexes:
             if type(v) is not dict:
                 continue
             name = v.get("name")
-            if type(name) is str and name.startswith(BUILD_START_NAMES) and v.get("digest") not in self._vertices:
+            if type(name) is str and name.startswith(BUILD_START_NAMES):
+                digest = v.get("digest")
+                if type(digest) is str and digest in self._vertices:
+                    continue
                 return all(vx.completed is not None or vx.error is not None for vx in self._shown)
         return False
 
-    def _show(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _show(self, vx: _Vertex, number: int, build: int, ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
         self._shown.append(vx)
         vx.number = n = len(self._shown)
         if vx.name is None:
             vx.name = vx.digest  # a status or log for a vertex never sent: name it by its digest
-        out.append(header_event(n, vx.name, common))
-        out.append(ev.VertexInputs(vertex=n, digest=vx.digest, inputs=vx.inputs, **common))
+        out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
+        out.append(VertexInputs(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n,
+                                digest=vx.digest, inputs=vx.inputs))
         if vx.kind in WORK_KINDS:
             self._has_work = True
 
@@ -317,24 +345,29 @@ class RawJsonGrammar:
             vx = self._vertices[digest] = _Vertex(digest)
         return vx
 
-    def _vertexes(self, vertexes: list[Any], common: dict[str, Any], out: list[ev.Event]) -> list[_Vertex]:
-        touched: dict[str, _Vertex] = {}
+    def _vertexes(self, vertexes: list[Any], number: int, build: int, ci: ev.CIPrefix | None,
+                  out: list[ev.Event]) -> list[_Vertex]:
+        vertices = self._vertices
+        touched: list[_Vertex] = []
         for v in vertexes:
             if type(v) is not dict:
                 continue
-            digest = v.get("digest")
+            get = v.get
+            digest = get("digest")
             if type(digest) is not str:
                 continue
-            vx = self._vertex(digest)
+            vx = vertices.get(digest)
+            if vx is None:
+                vx = vertices[digest] = _Vertex(digest)
             if vx.name is None:
-                name = v.get("name")
+                name = get("name")
                 if type(name) is str:
                     vx.name = name
                     vx.kind = parse_vertex_name(name).kind
-                inputs = v.get("inputs")
+                inputs = get("inputs")
                 if type(inputs) is list:
                     vx.inputs = tuple(i for i in inputs if type(i) is str)
-            started = v.get("started")
+            started = get("started")
             if type(started) is str:
                 if started != vx.started:
                     vx.started = started
@@ -343,8 +376,10 @@ class RawJsonGrammar:
                         vx.first_started, vx.first_started_ns = started, vx.started_ns
             else:
                 started = None
-            completed = _str(v.get("completed"))
-            if completed is not None and started is not None and completed != vx.completed:
+            completed = get("completed")
+            if type(completed) is not str:
+                completed = None
+            elif started is not None and completed != vx.completed:
                 start_ns, end_ns = vx.started_ns, rfc3339_ns(completed)
                 if start_ns is not None and end_ns is not None and end_ns >= start_ns:
                     span = (start_ns, end_ns)
@@ -353,70 +388,86 @@ class RawJsonGrammar:
                     if vx.last_completed_ns is None or end_ns >= vx.last_completed_ns:
                         vx.last_completed, vx.last_completed_ns = completed, end_ns
             vx.completed = completed
-            vx.cached = v.get("cached") is True
-            vx.error = _str(v.get("error")) or None
-            touched[digest] = vx
-        for vx in touched.values():
+            vx.cached = get("cached") is True
+            error = get("error")
+            vx.error = error if type(error) is str and error else None
+            if not vx.touched:
+                vx.touched = True
+                touched.append(vx)
+        for vx in touched:
+            vx.touched = False
             if not vx.number and vx.name is not None and (vx.started or vx.completed or vx.cached or vx.error):
-                self._show(vx, common, out)
-        return list(touched.values())
+                self._show(vx, number, build, ci, out)
+        return touched
 
-    def _shown_vertex(self, digest: Any, common: dict[str, Any], out: list[ev.Event]) -> _Vertex | None:
+    def _shown_vertex(self, digest: Any, number: int, build: int, ci: ev.CIPrefix | None,
+                      out: list[ev.Event]) -> _Vertex | None:
         if type(digest) is not str:
             return None
-        vx = self._vertex(digest)
+        vx = self._vertices.get(digest)
+        if vx is None:
+            vx = self._vertices[digest] = _Vertex(digest)
         if not vx.number:
-            self._show(vx, common, out)
+            self._show(vx, number, build, ci, out)
         return vx
 
-    def _statuses(self, statuses: list[Any], common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _statuses(self, statuses: list[Any], number: int, build: int, ci: ev.CIPrefix | None,
+                  out: list[ev.Event]) -> None:
         vertices = self._vertices
         for s in statuses:
             if type(s) is not dict:
                 continue
-            status_id = s.get("id")
-            digest = s.get("vertex")
+            get = s.get
+            status_id = get("id")
+            digest = get("vertex")
             if type(status_id) is not str or type(digest) is not str:
                 continue
             vx = vertices.get(digest)
             if vx is None or not vx.number:
-                vx = self._shown_vertex(digest, common, out)
+                vx = self._shown_vertex(digest, number, build, ci, out)
                 assert vx is not None
-            completed = s.get("completed")
+            completed = get("completed")
             done = type(completed) is str
             seen = vx.statuses.get(status_id)
             if seen is None:
-                special = status_event_class(vx.kind, status_id)
+                special = _status_class(vx.kind, status_id)
                 if not done and special is not None and special[0] in DONE_ONLY:
                     vx.statuses[status_id] = (False, special)
                     continue
             elif done and not seen[0]:
                 special = seen[1]
             else:
-                continue
+                continue  # shown already: the same status again, with a new size or time
             vx.statuses[status_id] = (done, special)
             seconds = None
-            if done:
-                started = _str(s.get("started"))
-                a = rfc3339_ns(started) if started else None
-                b = rfc3339_ns(completed) if type(completed) is str else None
-                if a is not None and b is not None:
-                    seconds = (b - a) / 1e9
-            fields: dict[str, Any] = {"vertex": vx.number, "id": status_id, "current": _int(s.get("current")),
-                      "total": _int(s.get("total")), "seconds": seconds, "done": done}
+            if type(completed) is str:  # done
+                started = get("started")
+                if type(started) is str and started:
+                    a = rfc3339_ns(started)
+                    if a is not None:
+                        b = rfc3339_ns(completed)
+                        if b is not None:
+                            seconds = (b - a) / 1e9
+            current = get("current")
+            total = get("total")
             if special is None:
-                out.append(ev.VertexStatus(**fields, **common))
+                out.append(VertexStatus(line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
+                                        id=status_id, current=current if type(current) is int else None,
+                                        total=total if type(total) is int else None, seconds=seconds, done=done))
             else:
-                out.append(special[0](**fields, **special[1], **common))
+                out.append(special[0](line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
+                                      id=status_id, current=current if type(current) is int else None,
+                                      total=total if type(total) is int else None, seconds=seconds, done=done,
+                                      **special[1]))
 
-    def _logs(self, logs: list[Any], common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _logs(self, logs: list[Any], number: int, build: int, ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
         for entry in logs:
             if type(entry) is not dict:
                 continue
             data = entry.get("data")
             if type(data) is not str:
                 continue
-            vx = self._shown_vertex(entry.get("vertex"), common, out)
+            vx = self._shown_vertex(entry.get("vertex"), number, build, ci, out)
             if vx is None:
                 continue
             try:
@@ -429,10 +480,10 @@ class RawJsonGrammar:
                 at = rfc3339_ns(timestamp)
                 if at is not None:
                     elapsed = (at - vx.started_ns) / 1e9
-            self._output(vx, text, elapsed, common, out)
+            self._output(vx, text, elapsed, number, build, ci, out)
 
-    def _output(self, vx: _Vertex, text: str, elapsed: float | None, common: dict[str, Any],
-                out: list[ev.Event]) -> None:
+    def _output(self, vx: _Vertex, text: str, elapsed: float | None, number: int, build: int,
+                ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
         n = vx.number
         partial = vx.partial
         if partial is not None:
@@ -442,23 +493,25 @@ class RawJsonGrammar:
         lines = text.split("\n")
         rest = lines.pop()
         for line in lines:
-            out.append(_output_event(n, line, elapsed, False, common))
+            out.append(_output_event(n, line, elapsed, False, number, build, ci))
         if rest:
             if len(rest) > self._max_line:
-                out.append(_output_event(n, rest, elapsed, True, common))
+                out.append(_output_event(n, rest, elapsed, True, number, build, ci))
             else:
                 vx.partial, vx.partial_elapsed = rest, elapsed
 
-    def _flush_partial(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _flush_partial(self, vx: _Vertex, number: int, build: int, ci: ev.CIPrefix | None,
+                       out: list[ev.Event]) -> None:
         if vx.partial is not None:
-            out.append(_output_event(vx.number, vx.partial, vx.partial_elapsed, False, common))
+            out.append(_output_event(vx.number, vx.partial, vx.partial_elapsed, False, number, build, ci))
             vx.partial = None
 
-    def _warnings(self, warnings: list[Any], common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _warnings(self, warnings: list[Any], number: int, build: int, ci: ev.CIPrefix | None,
+                  out: list[ev.Event]) -> None:
         for w in warnings:
             if type(w) is not dict:
                 continue
-            vx = self._shown_vertex(w.get("vertex"), common, out)
+            vx = self._shown_vertex(w.get("vertex"), number, build, ci, out)
             short = w.get("short")
             if vx is None or type(short) is not str:
                 continue
@@ -469,63 +522,101 @@ class RawJsonGrammar:
             check = BUILD_CHECK.fullmatch(text)
             if check is not None:
                 line_no = check["line"]
-                out.append(ev.VertexWarning(vertex=vx.number, text=text, rule=check["rule"], message=check["message"],
-                                            source_line=int(line_no) if line_no else None, **common))
+                out.append(ev.VertexWarning(line=number, end_line=number, raw="", build=build, ci=ci,
+                                            vertex=vx.number, text=text, rule=check["rule"],
+                                            message=check["message"], source_line=int(line_no) if line_no else None))
             else:
-                out.append(ev.VertexWarning(vertex=vx.number, text=text, **common))
+                out.append(ev.VertexWarning(line=number, end_line=number, raw="", build=build, ci=ci,
+                                            vertex=vx.number, text=text))
 
-    def _ends(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _ends(self, vx: _Vertex, number: int, build: int, ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
         n = vx.number
         ended = False
         if vx.cached and not vx.cached_seen:
             vx.cached_seen = ended = True
-            out.append(ev.VertexCached(vertex=n, **common))
+            out.append(VertexCached(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n))
         if vx.error is not None and vx.error != vx.error_seen:
             vx.error_seen = vx.error
             ended = True
-            self._flush_partial(vx, common, out)
-            out.append(error_event(n, vx.name or "", vx.error, common))
+            self._flush_partial(vx, number, build, ci, out)
+            out.append(error_event(n, vx.name or "", vx.error, line=number, end_line=number, raw="", build=build,
+                                   ci=ci))
         elif vx.completed is not None and vx.completed != vx.completed_seen and not vx.cached:
             # A vertex often completes and runs again at once (a cached step pulling its layers, an exporter):
             # its DONE waits for the next line, which drops it if the vertex runs again, as the plain printer,
             # which prints at most every 100 ms, never shows those short-lived completions.
             if not self._pending:
-                self._pending_common = common
+                self._pending_at = (number, build, ci)
             self._pending.append(vx)
         if vx.completed is not None:
             vx.completed_seen = vx.completed
         if ended:
-            self._timing(vx, common, out)
+            self._timing(vx, _merged_ns(vx.intervals) / 1e9, number, build, ci, out)
 
-    def _timing(self, vx: _Vertex, common: dict[str, Any], out: list[ev.Event]) -> None:
+    def _timing(self, vx: _Vertex, seconds: float, number: int, build: int, ci: ev.CIPrefix | None,
+                out: list[ev.Event]) -> None:
         if vx.first_started is not None and vx.last_completed is not None:
-            out.append(ev.VertexTiming(vertex=vx.number, started=vx.first_started, completed=vx.last_completed,
-                                       seconds=_merged_ns(vx.intervals) / 1e9, **common))
+            out.append(VertexTiming(line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
+                                    started=vx.first_started, completed=vx.last_completed, seconds=seconds))
 
     def _settle(self, vertexes: list[Any] | tuple[()]) -> list[ev.Event]:
         """The DONE of the vertices that completed on the previous line, unless this line runs them again."""
         pending, self._pending = self._pending, []
+        out: list[ev.Event] = []
+        if not pending:
+            return out
         sent: dict[str, tuple[Any, Any]] = {}
         for v in vertexes:
-            if type(v) is dict and type(v.get("digest")) is str:
-                sent[v["digest"]] = (v.get("started"), v.get("completed"))
-        out: list[ev.Event] = []
-        common = self._pending_common
+            if type(v) is dict:
+                digest = v.get("digest")
+                if type(digest) is str:
+                    sent[digest] = (v.get("started"), v.get("completed"))
+        number, build, ci = self._pending_at
         for vx in pending:
             state = sent.get(vx.digest)
             if state is not None and (state[1] is None or state[0] != vx.started):
                 continue  # it runs again
-            self._flush_partial(vx, common, out)
+            if vx.partial is not None:
+                self._flush_partial(vx, number, build, ci, out)
             seconds = _merged_ns(vx.intervals) / 1e9
-            out.append(ev.VertexDone(vertex=vx.number, seconds=seconds, **common))
-            self._timing(vx, common, out)
+            out.append(VertexDone(line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
+                                  seconds=seconds))
+            self._timing(vx, seconds, number, build, ci, out)
         return out
 
 
-def _output_event(n: int, text: str, elapsed: float | None, truncated: bool,
-                  common: dict[str, Any]) -> ev.StepOutput:
+# The classes built on every line, bound once.
+SolveStatusLine = ev.SolveStatusLine
+VertexStatus = ev.VertexStatus
+VertexInputs = ev.VertexInputs
+VertexCached = ev.VertexCached
+VertexDone = ev.VertexDone
+VertexTiming = ev.VertexTiming
+StepOutput = ev.StepOutput
+_NONE: tuple[()] = ()
+
+# (vertex kind, status id) -> what status_event_class says: a status id comes back on every line that updates it.
+_STATUS_CLASSES: dict[tuple[str, str], tuple[type[ev.VertexStatus], dict[str, Any]] | None] = {}
+
+
+def _status_class(kind: str, status_id: str) -> tuple[type[ev.VertexStatus], dict[str, Any]] | None:
+    key = (kind, status_id)
+    try:
+        return _STATUS_CLASSES[key]
+    except KeyError:
+        pass
+    if len(_STATUS_CLASSES) >= _CACHE_BOUND:
+        _STATUS_CLASSES.clear()
+    found = _STATUS_CLASSES[key] = status_event_class(kind, status_id)
+    return found
+
+
+def _output_event(n: int, text: str, elapsed: float | None, truncated: bool, number: int, build: int,
+                  ci: ev.CIPrefix | None) -> ev.StepOutput:
     if text.startswith("[output clipped"):
         clipped = CLIPPED.fullmatch(text)
         if clipped is not None:
-            return ev.OutputClipped(vertex=n, elapsed=elapsed, text=text, limit=clipped["limit"], **common)
-    return ev.StepOutput(vertex=n, elapsed=elapsed, text=text, truncated=truncated, **common)
+            return ev.OutputClipped(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n,
+                                    elapsed=elapsed, text=text, limit=clipped["limit"])
+    return StepOutput(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n, elapsed=elapsed,
+                      text=text, truncated=truncated)

@@ -321,22 +321,16 @@ class _BuildFold:
         raw = e.raw
         if raw and self.redactor.might_hold_secret(raw):
             self._secrets_in(e, raw)
-        ci = e.ci
-        if ci is not None and ci.timestamp is not None:
+        if e.ci is not None:
+            self.note_ci(e.ci)
+        handler = _HANDLERS.get(type(e)) or _handler(type(e))
+        handler(self, e)
+
+    def note_ci(self, ci: ev.CIPrefix) -> None:
+        if ci.timestamp is not None:
             if self.first_ts is None:
                 self.first_ts = ci.timestamp
             self.last_ts = ci.timestamp
-        handler = _HANDLERS.get(type(e))
-        if handler is None:
-            for cls in type(e).__mro__[1:]:
-                handler = _HANDLERS.get(cls)
-                if handler is not None:
-                    _HANDLERS[type(e)] = handler
-                    break
-            else:
-                _HANDLERS[type(e)] = _ignore
-                return
-        handler(self, e)
 
     def _secrets_in(self, e: ev.Event, raw: str) -> None:
         if isinstance(e, ev.StepOutput):
@@ -714,7 +708,10 @@ class _BuildFold:
                 return None
         box = self._step_box()
         if box is None and self.boxes:
-            box = next(reversed(self.boxes))
+            # the last block whose vertex the log does not show (an excerpt cut its lines): a block of a shown
+            # vertex that is not the failed one (an ignore-error=true export's) is not where the build failed
+            shown = [v.name for v in self.vertices.values()]
+            box = next((name for name in reversed(self.boxes) if not any(_names(name, n) for n in shown)), None)
         return box
 
     def _exported_all(self) -> bool:
@@ -724,10 +721,11 @@ class _BuildFold:
 
     def _failed_vertex(self, message: str) -> _Vertex | None:
         errored = [v for v in self.vertices.values() if v.error is not None and v.number not in self.imports]
+        joined = message.replace("\n", "") if "\n" in message else message  # a web view may have hard-wrapped it
         for v in errored:
             assert v.error is not None
             first = v.error.split("\n", 1)[0]
-            if first and first in message:
+            if first and (first in message or first in joined):
                 return v
         # Not named by the final message: a canceled vertex is collateral, and a cache export's error did not
         # fail the build (one that did is repeated in the final message; an ignore-error=true one went on).
@@ -809,6 +807,18 @@ def _ignore(fold: _BuildFold, e: ev.Event) -> None:
     return None
 
 
+def _handler(cls: type[ev.Event]) -> Any:
+    """The handler of an event class without one of its own: its nearest base's, or ``_ignore``."""
+    for base in cls.__mro__[1:]:
+        handler = _HANDLERS.get(base)
+        if handler is not None:
+            break
+    else:
+        handler = _ignore
+    _HANDLERS[cls] = handler
+    return handler
+
+
 _HANDLERS: dict[type[ev.Event], Any] = {
     ev.VertexHeader: _BuildFold.on_header,
     ev.VertexCached: _BuildFold.on_cached,
@@ -850,22 +860,48 @@ class Summarizer:
         self._attempts = 0
 
     def feed(self, event: ev.Event) -> None:
-        b = event.build
         fold = self._fold
-        if fold is None or b != fold.index:
-            if b == 0 and fold is None and not isinstance(event, VERDICT_BEFORE_BUILD):
-                # text before the first build (an error there is a build that failed before it began; an excerpt
-                # may begin with the error block or the push that end a build)
+        if fold is None or event.build != fold.index:
+            fold = self._next_fold(event)
+            if fold is None:
                 return
-            if fold is not None:
-                self._done.append(fold.summary(self._rules))
-            fold = self._fold = _BuildFold(b, event.line, self._redactor)
-            self._attempts += 1
         fold.add(event)
 
+    def _next_fold(self, event: ev.Event) -> _BuildFold | None:
+        """The fold for the build ``event`` belongs to, once the event's build is not the one being folded."""
+        fold = self._fold
+        if event.build == 0 and fold is None and not isinstance(event, VERDICT_BEFORE_BUILD):
+            # text before the first build (an error there is a build that failed before it began; an excerpt may
+            # begin with the error block or the push that end a build)
+            return None
+        if fold is not None:
+            self._done.append(fold.summary(self._rules))
+        fold = self._fold = _BuildFold(event.build, event.line, self._redactor)
+        self._attempts += 1
+        return fold
+
     def feed_all(self, events: Iterable[ev.Event]) -> Summarizer:
+        # feed() and _BuildFold.add() written out: this loop runs once per event, and most events (the line of a
+        # rawjson status, a layer's progress) are read for their line only
+        handlers = _HANDLERS
+        fold = self._fold
+        might_hold_secret = self._redactor.might_hold_secret
         for event in events:
-            self.feed(event)
+            if fold is None or event.build != fold.index:
+                fold = self._next_fold(event)
+                if fold is None:
+                    continue
+            fold.last_line = event.end_line
+            raw = event.raw
+            if raw and might_hold_secret(raw):
+                fold._secrets_in(event, raw)
+            if event.ci is not None:
+                fold.note_ci(event.ci)
+            handler = handlers.get(type(event))
+            if handler is None:
+                handler = _handler(type(event))
+            if handler is not _ignore:
+                handler(fold, event)
         return self
 
     def close(self) -> LogSummary:

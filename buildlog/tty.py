@@ -249,7 +249,7 @@ class TtyGrammar:
                 if state == "cached":
                     out.append(ev.VertexCached(vertex=n, **common))
                 elif state == "error":
-                    out.append(failed_event(n, vx.name, "", common))
+                    out.append(failed_event(n, vx.name, "", **common))
                 else:
                     out.append(ev.VertexCanceled(vertex=n, **common))
             return
@@ -285,7 +285,7 @@ class TtyGrammar:
         vx = _Vertex(len(self._vertices) + 1, name, cut)
         self._vertices.append(vx)
         self._by_name.setdefault(name, []).append(vx)
-        out.append(header_event(vx.number, name, common))
+        out.append(header_event(vx.number, name, **common))
         return vx
 
     def _status(self, vx: _Vertex, text: str, colour: str | None, common: dict[str, Any],
@@ -304,7 +304,7 @@ class TtyGrammar:
         seen = vx.statuses.get(status_id)
         if seen is None or (finished and not seen):
             vx.statuses[status_id] = finished
-            out.append(status_event(vx.number, vx.kind, status_id, common, current=parse_size(m["cur"]),
+            out.append(status_event(vx.number, vx.kind, status_id, **common, current=parse_size(m["cur"]),
                                     total=parse_size(m["total"]), seconds=secs, done=finished))
 
     def _output(self, vx: _Vertex, text: str, common: dict[str, Any], out: list[ev.Event]) -> None:

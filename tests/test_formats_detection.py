@@ -313,3 +313,14 @@ def test_random_json_lines(objs: list[Any], sizes: list[int]) -> None:
     events = parse_whole(data)
     check_spans(events, data)
     assert dicts(parse_chunks(split_by_sizes(data, sizes))) == dicts(events)
+
+
+def test_build_start_name_with_a_digest_that_is_no_string() -> None:
+    """synthetic: after a finished build, a vertex named as a build's first one whose digest is an object (which
+    cannot be looked up): the line is read, nothing raises."""
+    line = b'{"vertexes":[{"digest":{},"name":"[internal] load build definition from Dockerfile"}]}\n'
+    data = (SHARED / "s02-warm-rawjson.log").read_bytes() + line
+    events = parse_bytes(data)
+    check_spans(events, data)
+    last = [e for e in events if e.line == data.count(b"\n")]
+    assert isinstance(last[-1], ev.SolveStatusLine) and last[-1].vertexes == 1
