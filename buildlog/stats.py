@@ -44,6 +44,9 @@ OUTCOMES = ("success", "failure", "canceled", "incomplete")
 CACHE_STATES = ("cold", "warm", "partial", "none")
 BINARY_PROBE = 8192  # bytes looked at to tell a binary file from a log
 GROUPINGS = ("day", "week", "dir")
+# The classes of docs/taxonomy.md caused by the infrastructure under the build rather than the build itself.
+INFRASTRUCTURE_CLASSES = frozenset({"builder-connection-lost", "network", "registry-unavailable", "rate-limited",
+                                    "timeout"})
 
 # Status of a step in one run when the same key shows up more than once in a build: the most telling one wins.
 _STATUS_RANK = {"errored": 4, "ran": 3, "canceled": 2, "cached": 1, "unfinished": 0}
@@ -360,6 +363,7 @@ class Aggregate:
         self.failure_classes: dict[str, int] = {}
         self.failed = 0
         self.retryable = 0
+        self.infrastructure = 0
         self.duration = Sample()
         self.duration_estimated = 0
         self.duration_by_state: dict[str, Sample] = {}
@@ -385,6 +389,7 @@ class Aggregate:
         if r.outcome == "failure":
             self.failed += 1
             self.retryable += r.retryable
+            self.infrastructure += r.failure_class in INFRASTRUCTURE_CLASSES
         if r.duration_s is not None:
             self.duration.add(r.duration_s)
             self.duration_estimated += r.duration_estimated
@@ -436,6 +441,7 @@ class Aggregate:
             "failure_classes": dict(sorted(self.failure_classes.items(), key=lambda kv: (-kv[1], kv[0]))),
             "failed": self.failed,
             "retryable": self.retryable,
+            "infrastructure": self.infrastructure,
             "duration_s": duration,
             "duration_by_cache_state": {
                 state: {**self.duration_by_state[state].summary(50, 90), "max": self.duration_by_state[state].max}

@@ -30,7 +30,8 @@ def _tables(fig: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]
     outcomes = [[k, str(n), _pct(n / runs) if runs else "-"] for k, n in fig["outcomes"].items()]
     tables.append((f"Runs: {runs}", ["outcome", "runs", "share"], outcomes))
     if fig["failure_classes"]:
-        tables.append((f"Failure classes (retryable: {fig['retryable']} of {fig['failed']} failed)",
+        tables.append((f"Failure classes ({fig['failed']} failed: {fig['infrastructure']} infrastructure, "
+                       f"{fig['retryable']} retryable)",
                        ["class", "runs"], [[k, str(n)] for k, n in fig["failure_classes"].items()]))
     dur = [["all", str(d["count"]), _num(d["p50"]), _num(d["p90"]), _num(d["p99"]), _num(d["max"])]]
     dur += [[state, str(s["count"]), _num(s["p50"]), _num(s["p90"]), "", _num(s["max"])]
@@ -124,6 +125,7 @@ def render_stats_csv(data: dict[str, Any]) -> str:
             w.writerow([g, "failure_classes", k, "runs", n])
         w.writerow([g, "failures", "", "failed", fig["failed"]])
         w.writerow([g, "failures", "", "retryable", fig["retryable"]])
+        w.writerow([g, "failures", "", "infrastructure", fig["infrastructure"]])
         for metric, value in fig["duration_s"].items():
             w.writerow([g, "duration_s", "all", metric, _csv(value)])
         for state, figs in fig["duration_by_cache_state"].items():

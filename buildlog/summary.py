@@ -203,6 +203,7 @@ class BuildSummary:
                 "exports": [e.to_json() for e in self.exports],
                 "first_miss": self.first_miss.to_json() if self.first_miss else None,
                 "first_miss_by_stage": [m.to_json() for m in self.first_miss_by_stage],
+                "first_miss_impact": self.first_miss_impact.to_json() if self.first_miss_impact else None,
             },
             "image": {"exported": self.exported, "pushed": list(self.pushed), "manifest_list": self.manifest_list},
             "slowest": [{"name": n, "seconds": s} for n, s in self.slowest],
@@ -218,7 +219,6 @@ class BuildSummary:
             "started_at": self.started_at,
             "platforms": list(self.platforms),
             "context": self.context.to_json() if self.context else None,
-            "first_miss_impact": self.first_miss_impact.to_json() if self.first_miss_impact else None,
             "advice": [a.to_json() for a in self.advice],
             "vertices": [v.to_json() for v in self.vertices],
         }
