@@ -46,7 +46,8 @@ class VertexRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {"vertex": self.vertex, "name": self.name, "key": self.key, "kind": self.kind,
-                "target": self.target, "stage": self.stage, "platform": self.platform, "status": self.status,
+                "target": self.target, "stage": self.stage, "platform": self.platform, "index": self.index,
+                "status": self.status,
                 "seconds": self.seconds, "exit_code": self.exit_code, "user": self.user}
 
 
