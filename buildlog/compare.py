@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from .buildfacts import VertexRecord
+from .stepkey import untruncate
 from .summary import BuildSummary
 
 SCHEMA = "buildlog/compare/1"
@@ -95,10 +96,15 @@ class Comparison:
         }
 
 
-def _by_key(build: BuildSummary) -> dict[str, list[VertexRecord]]:
+def _by_key(build: BuildSummary, other: BuildSummary) -> dict[str, list[VertexRecord]]:
+    """The build's vertices by step key; a tty capture's keys cut at the terminal's width take the other run's
+    full key."""
+    renamed: dict[str, str] = {}
+    if build.format == "tty" and other.format != "tty":
+        renamed = untruncate({v.key for v in build.vertices}, {v.key for v in other.vertices})
     out: dict[str, list[VertexRecord]] = {}
     for v in build.vertices:
-        out.setdefault(v.key, []).append(v)
+        out.setdefault(renamed.get(v.key, v.key), []).append(v)
     return out
 
 
@@ -109,7 +115,7 @@ def _ran_seconds(records: list[VertexRecord]) -> float | None:
 
 def compare_builds(a: BuildSummary, b: BuildSummary, threshold_percent: float = THRESHOLD_PERCENT,
                    threshold_seconds: float = THRESHOLD_SECONDS) -> Comparison:
-    ka, kb = _by_key(a), _by_key(b)
+    ka, kb = _by_key(a, b), _by_key(b, a)
     regressions = [k for k, rs in kb.items() if k in ka
                    and any(r.status == "cached" for r in ka[k]) and any(r.cacheable and r.ran for r in rs)
                    and not any(r.status == "cached" for r in rs)]

@@ -32,6 +32,7 @@ from typing import IO, Any, BinaryIO, cast
 
 import attrs
 
+from .stepkey import untruncate
 from .summary import BuildSummary, LogSummary
 
 SCHEMA = "buildlog/stats/1"
@@ -188,6 +189,7 @@ class RunRecord:
 
     path: str
     build: int
+    format: str  # plain, rawjson, tty, legacy: a tty capture's step names may be cut at the terminal's width
     outcome: str
     failure_class: str | None
     retryable: bool
@@ -230,7 +232,7 @@ def run_record(path: str, build: BuildSummary, mtime: float | None = None) -> Ru
     elif mtime is not None:
         date = datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%d")
     return RunRecord(
-        path=path, build=build.index, outcome=build.outcome,
+        path=path, build=build.index, format=build.format, outcome=build.outcome,
         failure_class=build.failure.failure_class if build.failure is not None else None,
         retryable=build.retryable, duration_s=build.duration_s, duration_estimated=build.duration_estimated,
         cache_state=build.cache_state, hit_ratio=build.hit_ratio, cached_steps=build.steps.user_cached,
@@ -338,6 +340,20 @@ class StepStats:
     first_miss: int = 0
     seconds: Sample = attrs.Factory(lambda: Sample(STEP_SAMPLE_CAP))
 
+    def merged(self, other: StepStats) -> StepStats:
+        """A new record counting both (the other's key is the same step, cut short)."""
+        seconds = Sample(STEP_SAMPLE_CAP)
+        for sample in (self.seconds, other.seconds):
+            seconds.values.extend(sample.values)
+            seconds.count += sample.count
+            seconds.total += sample.total
+            if sample.max is not None:
+                seconds.max = sample.max if seconds.max is None else max(seconds.max, sample.max)
+        key = self.key if len(self.key) >= len(other.key) else other.key
+        return StepStats(key, self.kind, self.cacheable, self.runs + other.runs, self.cached + other.cached,
+                         self.ran + other.ran, self.failed + other.failed, self.canceled + other.canceled,
+                         self.first_miss + other.first_miss, seconds)
+
     def to_json(self) -> dict[str, Any]:
         decided = self.cached + self.ran + self.failed
         return {
@@ -375,6 +391,7 @@ class Aggregate:
         self.import_missed = 0
         self.export_failed = 0
         self.steps: dict[str, StepStats] = {}
+        self.full_keys: set[str] = set()  # step keys seen in a run that is no tty capture (never cut short)
         self.steps_omitted = 0
         self.first_miss: dict[str, int] = {}
         self.warnings: dict[str, int] = {}
@@ -403,6 +420,8 @@ class Aggregate:
         self.import_missed += r.import_missed
         self.export_failed += r.export_failed
         for s in r.steps:
+            if r.format != "tty":
+                self.full_keys.add(s.key)
             st = self.steps.get(s.key)
             if st is None:
                 if len(self.steps) >= MAX_STEP_KEYS:
@@ -430,8 +449,25 @@ class Aggregate:
         for rule in r.advice:
             self.advice[rule] = self.advice.get(rule, 0) + 1
 
+    def merged_steps(self) -> tuple[dict[str, StepStats], dict[str, int]]:
+        """The steps and first misses, with the keys a tty capture cut short counted under their full key."""
+        renamed = untruncate([k for k in self.steps if k not in self.full_keys],
+                             [k for k in self.full_keys if k in self.steps])
+        if not renamed:
+            return self.steps, self.first_miss
+        steps: dict[str, StepStats] = {}
+        for key, st in self.steps.items():
+            target = renamed.get(key, key)
+            into = steps.get(target)
+            steps[target] = st if into is None else into.merged(st)
+        first_miss: dict[str, int] = {}
+        for key, n in self.first_miss.items():
+            first_miss[renamed.get(key, key)] = first_miss.get(renamed.get(key, key), 0) + n
+        return steps, first_miss
+
     def to_json(self, top: int = 20) -> dict[str, Any]:
-        steps = sorted(self.steps.values(), key=lambda s: (-s.seconds.total, s.key))
+        merged, first_miss = self.merged_steps()
+        steps = sorted(merged.values(), key=lambda s: (-s.seconds.total, s.key))
         duration = self.duration.summary(50, 90, 99)
         duration["max"] = self.duration.max
         duration["estimated"] = self.duration_estimated
@@ -457,7 +493,7 @@ class Aggregate:
             },
             "steps": [s.to_json() for s in steps[:top]],
             "steps_omitted": self.steps_omitted,
-            "first_miss": _ranked(self.first_miss, top, "name"),
+            "first_miss": _ranked(first_miss, top, "name"),
             "warnings": _ranked(self.warnings, top, "rule"),
             "advice": _ranked(self.advice, top, "rule"),
         }

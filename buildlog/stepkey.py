@@ -7,11 +7,13 @@ tty captures, the time column. The key keeps what identifies the step: target, p
 instruction and its arguments, e.g. ``[api linux/amd64 builder 6] RUN make``. Vertices that are no Dockerfile step
 keep their name with the same things removed (``[internal] load metadata for base:latest``).
 
-The substitutions are a table (``DROPPED``): each pattern is replaced in the name before the key is built.
+The substitutions are a table (``DROPPED``): each pattern is replaced in the name before the key is built. A tty
+capture cuts long names at the terminal's width; ``untruncate`` matches such keys to the full ones of other runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 import regex
@@ -46,3 +48,28 @@ def step_key(name: str, info: VertexName | None = None) -> str:
             what = f"{what} {_clean(info.args)}"
         return f"[{where}] {what}".rstrip()
     return _clean(name)
+
+
+def _bracket(key: str) -> str:
+    return key[: key.find("] ") + 1] if key.startswith("[") else ""
+
+
+def untruncate(short: Iterable[str], full: Iterable[str]) -> dict[str, str]:
+    """Keys from tty captures, matched to the full keys of other runs.
+
+    A tty row cuts a long name at the terminal's width, without a mark (``RUN make && make inst``). Each key of
+    ``short`` that is not itself in ``full`` maps to the one key of ``full`` that begins with it in the same bracket
+    (same stage and index), when there is exactly one; otherwise it stays as it is."""
+    by_bracket: dict[str, list[str]] = {}
+    known = set()
+    for k in full:
+        known.add(k)
+        by_bracket.setdefault(_bracket(k), []).append(k)
+    out: dict[str, str] = {}
+    for k in short:
+        if k in known:
+            continue
+        candidates = [f for f in by_bracket.get(_bracket(k), ()) if f.startswith(k)]
+        if len(candidates) == 1:
+            out[k] = candidates[0]
+    return out

@@ -265,7 +265,7 @@ def _empty_build_json() -> dict[str, Any]:
 
 class _Vertex:
     __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
-                 "header_line", "info", "inputs", "name", "number", "output", "seconds", "started")
+                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "seconds", "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -280,6 +280,7 @@ class _Vertex:
         self.exit_code: int | None = None
         self.seconds: float | None = None
         self.output: collections.deque[str] | None = None
+        self.output_elapsed: float | None = None  # the time of its last output line: how long it ran at least
         # from rawjson: the graph and exact times
         self.digest: str | None = None
         self.inputs: tuple[str, ...] = ()
@@ -399,6 +400,11 @@ class _BuildFold:
     def on_output(self, e: ev.Event) -> None:
         assert isinstance(e, ev.StepOutput)
         v = self.vertices.get(e.vertex)
+        if v is not None:
+            # a run of output lines carries its last line's time as ``last_elapsed``
+            elapsed = getattr(e, "last_elapsed", e.elapsed)
+            if elapsed is not None:
+                v.output_elapsed = elapsed
         if v is not None and v.output is not None:
             if e.end_line == e.line:
                 v.output.append(e.text)
@@ -612,7 +618,9 @@ class _BuildFold:
         return VertexRecord(
             vertex=v.number, name=v.name, key=step_key(v.name, info), kind=info.kind, target=info.target,
             stage=info.stage, platform=info.platform, index=info.index, instruction=info.instruction,
-            args=info.args, status=status, seconds=v.seconds, exit_code=v.exit_code,
+            # a step that failed or was cut has no DONE time; its last output line says how long it ran at least
+            args=info.args, status=status, seconds=v.seconds if v.seconds is not None else v.output_elapsed,
+            exit_code=v.exit_code,
             user=info.kind not in NON_USER_KINDS,
             cacheable=info.kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
 

@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 from fixturelib import FIXTURES, SHARED
+from fleetlib import full_key_of, normalise
 from typer.testing import CliRunner
 
 from buildlog import summarize_path
@@ -42,23 +43,6 @@ def nearest_rank(values: list[float], p: int) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(len(ordered) * p / 100) - 1)]
-
-
-_BRACKET = re.compile(r"^\[([^\]]*)\]\s*(.*)$", re.DOTALL)
-
-
-def normalise(name: str, index: int | None = None) -> str:
-    """The same Dockerfile step from run to run: the bracket without the stage's step count, digests removed,
-    runs of blanks as one. The legacy builder's names have no bracket: its step number (``index``) makes one."""
-    if index is not None and not name.startswith("["):
-        name = f"[{index}/{index}] {name}"
-    name = re.sub(r"@sha256:[0-9a-f]+", "", name)
-    name = re.sub(r"sha256:[0-9a-f]{16,}", "sha256", name)
-    m = _BRACKET.match(name)
-    if m is None:
-        return " ".join(name.split())
-    tokens = [t.split("/")[0] if re.fullmatch(r"\d+/\d+", t) else t for t in m.group(1).split()]
-    return f"[{' '.join(tokens)}] {' '.join(m.group(2).split())}".rstrip()
 
 
 def infrastructure_classes() -> set[str]:
@@ -87,11 +71,17 @@ def expected(builds: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
             by_state.setdefault(b["cache"]["state"], []).append(b["duration_s"])
     steps: dict[str, dict[str, Any]] = {}
     first_miss: Counter[str] = Counter()
+    full_keys = {normalise(v["name"], v["index"]) for _p, b in builds if b["format"] != "tty" for v in b["vertices"]}
+
+    def key_of(v: dict[str, Any], fmt: str) -> str:
+        key = normalise(v["name"], v["index"])
+        return full_key_of(key, full_keys) if fmt == "tty" else key
+
     for _p, b in builds:
         per_run: dict[str, dict[str, Any]] = {}
         rank = ["unfinished", "cached", "canceled", "ran", "errored"]
         for v in b["vertices"]:
-            key = normalise(v["name"], v["index"])
+            key = key_of(v, b["format"])
             seen = per_run.setdefault(key, {"status": "unfinished", "seconds": []})
             if rank.index(v["status"]) > rank.index(seen["status"]):
                 seen["status"] = v["status"]
@@ -109,8 +99,8 @@ def expected(builds: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
         miss = b["cache"]["first_miss"]
         if miss is not None:
             v = next(v for v in b["vertices"] if v["vertex"] == miss["vertex"])
-            first_miss[normalise(v["name"], v["index"])] += 1
-            steps[normalise(v["name"], v["index"])]["first_miss"] += 1
+            first_miss[key_of(v, b["format"])] += 1
+            steps[key_of(v, b["format"])]["first_miss"] += 1
     warnings = Counter(w["rule"] for _p, b in builds for w in b["warnings"] if w["rule"])
     return {
         "runs": len(builds),
@@ -184,6 +174,18 @@ def run_cli(*args: str, input: str | None = None) -> tuple[int, str]:
 def test_the_logs_mix_every_format() -> None:
     formats = Counter(b["format"] for _p, b in builds_of(LOGS))
     assert {"plain", "rawjson", "tty", "legacy"} <= set(formats)
+
+
+def test_a_step_cut_short_by_a_tty_row_counts_with_its_full_name() -> None:
+    logs = [SHARED / "s01-cold-plain.log", SHARED / "s01-cold-tty.log"]
+    tty_keys = {v["key"] for v in summarize_path(logs[1]).to_json()["vertices"]}
+    report = collect([str(p) for p in logs], jobs=1, top=10_000).to_json()
+    names = {s["name"]: s for s in report["steps"]}
+    cut = [k for k in tty_keys if k not in names]
+    assert cut, "the tty capture cuts some long step names"
+    for k in cut:
+        [full] = [n for n in names if n.startswith(k)]
+        assert names[full]["runs"] == 2
 
 
 @pytest.fixture(scope="module")
