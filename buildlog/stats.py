@@ -25,6 +25,7 @@ import lzma
 import math
 import os
 import random
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
@@ -269,7 +270,7 @@ def summarize_log(path: str, last_build_only: bool = False) -> LogResult:
             summary = summarize_events(parse_file(checked))  # type: ignore[arg-type]
     except InputError as exc:
         return LogResult(path, [], 0, str(exc))
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:  # a corrupt or cut archive
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return LogResult(path, [], 0, f"cannot read: {reason}")
     except Exception as exc:
@@ -542,7 +543,7 @@ class StatsReport:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"schema": SCHEMA, "logs": self.logs, "bytes": self.bytes,
-                               "errors": list(self.errors)}
+                               "errors": sorted(self.errors, key=lambda e: e["path"])}
         out.update(self.overall.to_json(self.top))
         if self.by is not None:
             out["by"] = self.by

@@ -68,6 +68,10 @@ def _sections(data: dict[str, Any]) -> Iterator[tuple[str | None, dict[str, Any]
         yield g["group"], g
 
 
+def _numeric(cell: str) -> bool:
+    return cell in ("-", "") or cell.rstrip("%").replace(".", "", 1).isdigit()
+
+
 def _clip(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -82,7 +86,9 @@ def render_stats_text(data: dict[str, Any]) -> str:
             rows = [[_clip(c) for c in r] for r in rows]
             widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=False)]
             out += ["", title]
-            fmt = "  ".join(f"{{:{'<' if i == len(header) - 1 else '>'}{w}}}" for i, w in enumerate(widths))
+            # numbers to the right, words (and the last column, a name) to the left
+            left = [i == len(header) - 1 or not all(_numeric(r[i]) for r in rows) for i in range(len(header))]
+            fmt = "  ".join(f"{{:{'<' if left[i] else '>'}{w}}}" for i, w in enumerate(widths))
             out.append("  " + fmt.format(*header).rstrip())
             out += ["  " + fmt.format(*r).rstrip() for r in rows]
     if data["errors"]:

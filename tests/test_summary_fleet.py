@@ -16,7 +16,7 @@ from fleetlib import PlainVertex, full_key_of, normalise, read_plain, size_in_by
 from buildlog import summarize_bytes, summarize_path
 from buildlog.advice import ADVICE_RULES, BuildFacts, advise
 from buildlog.buildfacts import VertexRecord
-from buildlog.stepkey import untruncate
+from buildlog.stepkey import step_key, untruncate
 from buildlog.timestamps import seconds_between
 
 PLAIN = shared_logs("*-plain.log")
@@ -282,3 +282,16 @@ def test_advice_rules_on_the_shapes_they_describe() -> None:
     assert [a.rule for a in advise(_facts(inline, 2, found=False))] == ["cache-import-not-found"]
     assert "pip install" not in "".join(a.text for a in advise(_facts(inline, 2)))
     assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("[linux/arm64 builder  3/7] RUN make", "[linux/arm64 builder 3] RUN make"),
+    ("[api linux/amd64 build 1/7] FROM docker.io/library/alpine:3.20@sha256:" + "ab" * 32,
+     "[api linux/amd64 build 1] FROM docker.io/library/alpine:3.20"),
+    ("[2/3] RUN   apk add   curl", "[2] RUN apk add curl"),
+    ("[internal] load metadata for docker.io/library/alpine:3.20", "[internal] load metadata for "
+     "docker.io/library/alpine:3.20"),
+    ("exporting to image", "exporting to image"),
+])
+def test_step_key_of_names_in_every_shape(name: str, key: str) -> None:
+    assert step_key(name) == key
