@@ -168,7 +168,7 @@ class BuildSummary:
     step_times: list[tuple[str, float]]
     warnings: list[dict[str, Any]]
     hints: list[str]
-    # -- the fleet view's facts (docs/json.md "Per-vertex records and cache costs"); built by _BuildFold.fleet
+    # -- the fleet view's facts (docs/json.md "The fleet view's facts"), set by _BuildFold._add_fleet_facts
     vertices: list[VertexRecord] = attrs.Factory(list)
     first_miss_impact: MissImpact | None = None
     context: ContextUpload | None = None
