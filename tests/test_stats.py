@@ -392,3 +392,12 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal() -> None:
     result = CliRunner().invoke(app, ["stats", "-f", "json", "--jobs", "1", str(LOGS[0])])
     assert result.exit_code == 0
     assert result.stderr == ""
+
+
+def test_summaries_in_hand_give_the_same_report() -> None:
+    from buildlog.stats import aggregate_summaries
+
+    paths = LOGS[:15]
+    in_hand = aggregate_summaries([(str(p), summarize_path(p)) for p in paths], by="dir", top=10_000).to_json()
+    read = collect([str(p) for p in paths], jobs=1, by="dir", top=10_000).to_json()
+    assert {k: v for k, v in in_hand.items() if k != "bytes"} == {k: v for k, v in read.items() if k != "bytes"}
