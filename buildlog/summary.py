@@ -16,22 +16,16 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import events as ev
-from .advice import Advice, BuildFacts, advise
-from .buildfacts import (
-    ContextUpload,
-    MissImpact,
-    VertexRecord,
-    estimate_duration,
-    miss_impact_estimated,
-    miss_impact_exact,
-)
 from .graph import GraphVertex
 from .graph import critical_path_in as graph_critical_path
 from .graph import first_cache_miss_in as graph_first_miss
 from .lazyre import compiled
 from .rawjson import rfc3339_ns
 from .rules import DEFAULT_RULES, RuleSet
-from .stepkey import step_key
+
+if TYPE_CHECKING:  # the fleet view's modules are imported when a build is summed up, not with the package
+    from .advice import Advice
+    from .buildfacts import ContextUpload, MissImpact, VertexRecord
 
 if TYPE_CHECKING:
     import regex
@@ -575,6 +569,9 @@ class _BuildFold:
     # -- the fleet view's facts (buildfacts.py, advice.py) --------------------------------------------------------
 
     def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
+        from .advice import BuildFacts, advise
+        from .buildfacts import ContextUpload, estimate_duration, miss_impact_estimated, miss_impact_exact
+
         records = [self._record(v) for v in sorted(self.vertices.values(), key=lambda v: v.number)]
         built.vertices = records
         miss = built.first_miss
@@ -604,6 +601,9 @@ class _BuildFold:
 
     @staticmethod
     def _record(v: _Vertex) -> VertexRecord:
+        from .buildfacts import VertexRecord
+        from .stepkey import step_key
+
         info = v.info
         if v.error is not None:
             status = "errored"
