@@ -395,10 +395,8 @@ class _BuildFold:
         assert isinstance(e, ev.StepOutput)
         v = self.vertices.get(e.vertex)
         if v is not None:
-            # a run of output lines carries its last line's time as ``last_elapsed``
-            elapsed = getattr(e, "last_elapsed", e.elapsed)
-            if elapsed is not None:
-                v.output_elapsed = elapsed
+            if e.last_elapsed is not None:  # a run of output lines: its last line's time
+                v.output_elapsed = e.last_elapsed
         if v is not None and v.output is not None:
             if e.end_line == e.line:
                 v.output.append(e.text)
