@@ -443,6 +443,48 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def stats(
+    paths: Annotated[list[str], typer.Argument(help="Log files, directories (walked for *.log, *.txt, *.json, "
+                                               "compressed too), globs, or - to read paths from standard input.",
+                                               show_default=False)],
+    format: Annotated[str, typer.Option("--format", "-f", help="text, json, csv or markdown.")] = "text",
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: the number of "
+                                             "cores).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Group the figures by day, week (of the build: CI "
+                                           "timestamps, else the file's mtime) or dir (parent directory).")] = None,
+    top: Annotated[int, typer.Option("--top", help="Steps, first misses and warnings listed.")] = 20,
+    last_build_only: Annotated[bool, typer.Option("--last-build-only", help="Count only the last build of each "
+                                                  "log (the attempt that decided the job).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Figures over many logs: outcomes, failure classes, durations, cache hit ratios, costly steps, first
+    misses, warnings (docs/stats.md). Unreadable files are listed under errors; they never stop the run."""
+    from .stats_cli import run_stats
+
+    run_stats(paths, format=format, jobs=jobs, by=by, top=top, last_build_only=last_build_only, quiet=quiet)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="The first run's log (the reference).")],
+    b: Annotated[str, typer.Argument(help="The second run's log.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",
+    threshold: Annotated[float, typer.Option("--threshold", help="Percent a step's (or the build's) time must "
+                                             "change by to be listed as slower or faster.")] = 20.0,
+    threshold_seconds: Annotated[float, typer.Option("--threshold-seconds", help="... and at least this many "
+                                                     "seconds.")] = 1.0,
+    fail_on_regression: Annotated[bool, typer.Option("--fail-on-regression", help="Exit 1 when B lost cache or "
+                                                     "got slower past the threshold.")] = False,
+) -> None:
+    """Two runs of the same build side by side: outcome, duration, cache, cache regressions, slower and faster
+    steps, steps in only one run (docs/stats.md)."""
+    from .stats_cli import run_compare
+
+    raise typer.Exit(run_compare(a, b, format=format, threshold=threshold, threshold_seconds=threshold_seconds,
+                                 fail_on_regression=fail_on_regression))
+
+
 def main() -> None:
     app()
 

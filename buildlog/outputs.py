@@ -103,7 +103,8 @@ def summary_outputs(summary: LogSummary) -> dict[str, str]:
         "failure-class": failure.failure_class if failure is not None else "",
         "retryable": _bool(summary.retryable),
         "reason": reason,
-        "duration": _number(last.duration_s if last else None, 3),
+        # where the log tells it: a duration estimated from step times (plain without timestamps) is left empty
+        "duration": _number(last.duration_s if last and not last.duration_estimated else None, 3),
         "attempts": str(summary.attempts),
         **_build_values(summary),
     }

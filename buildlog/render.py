@@ -71,7 +71,8 @@ def render_text(summary: LogSummary, color: bool = False, redactor: Redactor | N
     if f is not None:
         verdict = "retryable" if b.retryable else "not retryable"
         head += f"  {f.failure_class} ({verdict})"
-    out.append(c(head, _OUTCOME_COLOR[outcome]) + (c(f"  in {_seconds(b.duration_s)}", "dim")
+    about = "about " if b.duration_estimated else ""  # summed from step times: the log has no clock
+    out.append(c(head, _OUTCOME_COLOR[outcome]) + (c(f"  in {about}{_seconds(b.duration_s)}", "dim")
                                                       if b.duration_s is not None else ""))
     if f is not None:
         out.append(f"  {f.reason}")
@@ -145,7 +146,8 @@ def render_markdown(summary: LogSummary, title: str = "Build", timeline: LogTime
         rows.append(("First cache miss", f"`{_md(_short(b.first_miss.name))}`"))
     rows.append(("Steps", _md(_steps_line(b))))
     if b.duration_s is not None:
-        rows.append(("Duration", _seconds(b.duration_s)))
+        rows.append(("Duration", _seconds(b.duration_s) + (" (estimated from step times)"
+                                                            if b.duration_estimated else "")))
     if b.pushed:
         rows.append(("Pushed", "<br>".join(f"`{_md(str(p['ref']))}`" for p in b.pushed)))
     elif b.exported:

@@ -78,7 +78,8 @@ def facts_of(path: str, summary: LogSummary, timeline: LogTimeline, by: str) -> 
     started = _parse_time(timed.started_at) if timed is not None else None
     when = started or datetime.fromtimestamp(os.path.getmtime(path), tz=timezone.utc)
     fmt = b.format if b is not None else "unknown"
-    duration = b.duration_s if b is not None else None
+    # the summary's own estimate (plain without timestamps) gives way to the timeline's reconstruction
+    duration = b.duration_s if b is not None and not b.duration_estimated else None
     if duration is None and timed is not None and timed.timing != "none":
         duration = round(timed.duration, 3)  # reconstructed from the log's DONE times (plain without timestamps)
     return LogFacts(
@@ -249,8 +250,8 @@ def _one_log(charts: _Charts, path: str, summary: LogSummary, timeline: LogTimel
             head += f"<br>Failed step: <code>{_e(f.step)}</code>{_e(code)}"
     out = [f"<h1>{name}</h1>", f"<div class='verdict {_e(b.outcome)}'>{head}</div>"]
     timed = next((t for t in timeline.builds if t.index == b.index), None)
-    duration = _secs(b.duration_s)
-    if b.duration_s is None and timed is not None and timed.timing != "none":
+    duration = _secs(b.duration_s) + (" (estimated)" if b.duration_estimated else "")
+    if (b.duration_s is None or b.duration_estimated) and timed is not None and timed.timing != "none":
         duration = f"{_secs(timed.duration)} (reconstructed)"
     rows = [("Format", b.format), ("Duration", duration), ("Cache", b.cache_state),
             ("Hit ratio", f"{b.hit_ratio:.0%}" if b.hit_ratio is not None else "n/a"),

@@ -26,6 +26,10 @@ from .redact import DEFAULT_REDACTOR, Redactor
 from .rules import DEFAULT_RULES, Rule, RuleSet
 from .vertex_names import parse_vertex_name
 
+if TYPE_CHECKING:  # the fleet view's modules are imported when a build is summed up, not with the package
+    from .advice import Advice
+    from .buildfacts import ContextUpload, MissImpact, VertexRecord
+
 if TYPE_CHECKING:
     import regex
 
@@ -69,6 +73,9 @@ def _blank_command(m: regex.Match[str]) -> str:
 
 _CLIENT_END_WARNINGS = r"(?i)No output specified|Build definition [^\n]{0,300}? is empty"
 _LOCAL_CACHE_MISSING = r"local cache import at (?P<ref>\S+) not found"
+# The build context's upload: "#5 [internal] load build context" / "#5 transferring context: 1.03MB 0.5s done"
+CONTEXT_VERTEX = "load build context"
+CONTEXT_STATUS = "transferring context"
 
 
 @attrs.define
@@ -177,6 +184,14 @@ class BuildSummary:
     step_times: list[tuple[str, float]]
     warnings: list[dict[str, Any]]
     hints: list[str]
+    # -- the fleet view's facts (docs/json.md "The fleet view's facts"), set by _BuildFold._add_fleet_facts
+    vertices: list[VertexRecord] = attrs.Factory(list)
+    first_miss_impact: MissImpact | None = None
+    context: ContextUpload | None = None
+    platforms: list[str] = attrs.Factory(list)
+    duration_estimated: bool = False
+    started_at: str | None = None
+    advice: list[Advice] = attrs.Factory(list)
 
     @property
     def retryable(self) -> bool:
@@ -204,12 +219,24 @@ class BuildSummary:
                 "exports": [e.to_json() for e in self.exports],
                 "first_miss": self.first_miss.to_json() if self.first_miss else None,
                 "first_miss_by_stage": [m.to_json() for m in self.first_miss_by_stage],
+                "first_miss_impact": self.first_miss_impact.to_json() if self.first_miss_impact else None,
             },
             "image": {"exported": self.exported, "pushed": list(self.pushed), "manifest_list": self.manifest_list},
             "slowest": [{"name": n, "seconds": s} for n, s in self.slowest],
             "critical_path": self.critical_path.to_json() if self.critical_path else None,
             "warnings": list(self.warnings),
             "hints": list(self.hints),
+            **self._fleet_json(),
+        }
+
+    def _fleet_json(self) -> dict[str, Any]:
+        return {
+            "duration_estimated": self.duration_estimated,
+            "started_at": self.started_at,
+            "platforms": list(self.platforms),
+            "context": self.context.to_json() if self.context else None,
+            "advice": [a.to_json() for a in self.advice],
+            "vertices": [v.to_json() for v in self.vertices],
         }
 
 
@@ -254,7 +281,7 @@ def _empty_build_json() -> dict[str, Any]:
 
 class _Vertex:
     __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
-                 "header_line", "info", "inputs", "name", "number", "output", "seconds", "started")
+                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "seconds", "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -269,6 +296,7 @@ class _Vertex:
         self.exit_code: int | None = None
         self.seconds: float | None = None
         self.output: collections.deque[str] | None = None
+        self.output_elapsed: float | None = None  # the time of its last output line: how long it ran at least
         # from rawjson: the graph and exact times
         self.digest: str | None = None
         self.inputs: tuple[str, ...] = ()
@@ -313,6 +341,7 @@ class _BuildFold:
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.duration: float | None = None
+        self.context: dict[int, list[Any]] = {}  # build-context vertex -> [bytes, seconds] of its upload
 
     # -- folding --------------------------------------------------------------------------------------------
 
@@ -410,6 +439,9 @@ class _BuildFold:
     def on_output(self, e: ev.Event) -> None:
         assert isinstance(e, ev.StepOutput)
         v = self.vertices.get(e.vertex)
+        if v is not None:
+            if e.last_elapsed is not None:  # a run of output lines: its last line's time
+                v.output_elapsed = e.last_elapsed
         if v is not None and v.output is not None:
             if e.end_line == e.line:
                 v.output.append(e.text)
@@ -521,6 +553,19 @@ class _BuildFold:
     def on_end_marker(self, e: ev.Event) -> None:
         self.ended_cleanly = True
 
+    def on_status(self, e: ev.Event) -> None:
+        assert isinstance(e, ev.VertexStatus)
+        if not e.id.startswith(CONTEXT_STATUS):
+            return
+        v = self.vertices.get(e.vertex)
+        if v is None or CONTEXT_VERTEX not in v.name:
+            return  # "load .dockerignore" transfers a context too; only the build context counts
+        upload = self.context.setdefault(e.vertex, [0, None])
+        if e.current is not None:
+            upload[0] = max(upload[0], e.current)
+        if e.seconds is not None:
+            upload[1] = e.seconds if upload[1] is None else max(upload[1], e.seconds)
+
     def _warn(self, rule: str | None, text: str, source_line: int | None, line: int) -> None:
         key = (rule, text, source_line)
         if key not in self.warnings:
@@ -568,6 +613,7 @@ class _BuildFold:
         by_stage = sorted(stage_misses.values(), key=lambda m: m.line)
         first_miss = by_stage[0] if by_stage else None
         critical = None
+        graph: dict[int, GraphVertex] | None = None
         if any(v.digest is not None for v in vertices):
             # rawjson: the build graph says exactly which miss invalidated the rest, and what bounded the time
             graph = self._graph()
@@ -582,7 +628,7 @@ class _BuildFold:
         exports = list(self.exports.values())
         for x in exports:
             x.ignored = x.error is not None and not (failure is not None and failure.failure_class == "cache-export")
-        return BuildSummary(
+        built = BuildSummary(
             index=self.index, first_line=self.first_line, last_line=self.last_line, format=self.format,
             outcome=outcome, failure=failure, duration_s=self._duration(), steps=counts,
             cache_state=_cache_state(imports, counts), hit_ratio=(
@@ -593,6 +639,66 @@ class _BuildFold:
             pushed=[{"ref": r, "digest": d} for r, d in self.pushed.items()], manifest_list=self.manifest_list,
             step_times=step_times, warnings=list(self.warnings.values()), hints=self._hints(exports),
         )
+        self._add_fleet_facts(built, graph)
+        return built
+
+    # -- the fleet view's facts (buildfacts.py, advice.py) --------------------------------------------------------
+
+    def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
+        from .advice import BuildFacts, advise
+        from .buildfacts import ContextUpload, estimate_duration, miss_impact_estimated, miss_impact_exact
+
+        records = [self._record(v) for v in sorted(self.vertices.values(), key=lambda v: v.number)]
+        built.vertices = records
+        miss = built.first_miss
+        if miss is not None:
+            built.first_miss_impact = (
+                miss_impact_exact(records, miss.vertex, {n: g.inputs for n, g in graph.items()})
+                if graph is not None else miss_impact_estimated(records, miss.vertex))
+        if self.context:
+            # plain prints "transferring context: 1.03kB done" without a time: the vertex's own time is the upload's
+            uploads = [(b, s if s is not None else self.vertices[n].seconds) for n, (b, s) in self.context.items()]
+            seconds = [s for _b, s in uploads if s is not None]
+            built.context = ContextUpload(bytes=sum(b for b, _s in uploads),
+                                          seconds=sum(seconds) if seconds else None)
+        built.platforms = sorted({r.platform for r in records if r.platform})
+        if built.duration_s is None and built.format != "legacy":
+            built.duration_s = estimate_duration(records)
+            built.duration_estimated = built.duration_s is not None
+        built.started_at = self.first_ts or min(
+            (v.started for v in self.vertices.values() if v.started), key=lambda s: rfc3339_ns(s) or 0, default=None)
+        by_number = {r.vertex: r for r in records}
+        facts = BuildFacts(
+            vertices=records, first_miss=by_number.get(miss.vertex) if miss is not None else None,
+            imports_missed=[i.ref for i in built.imports if i.found is False],
+            imports_found=any(i.found for i in built.imports), exports=[x.backend for x in built.exports])
+        built.advice = advise(facts)
+        built.hints.extend(a.text for a in built.advice)
+
+    @staticmethod
+    def _record(v: _Vertex) -> VertexRecord:
+        from .buildfacts import VertexRecord
+        from .stepkey import step_key
+
+        info = v.info
+        if v.error is not None:
+            status = "errored"
+        elif v.canceled:
+            status = "canceled"
+        elif v.cached:
+            status = "cached"
+        elif v.done:
+            status = "ran"
+        else:
+            status = "unfinished"
+        return VertexRecord(
+            vertex=v.number, name=v.name, key=step_key(v.name, info), kind=info.kind, target=info.target,
+            stage=info.stage, platform=info.platform, index=info.index, instruction=info.instruction,
+            # a step that failed or was cut has no DONE time; its last output line says how long it ran at least
+            args=info.args, status=status, seconds=v.seconds if v.seconds is not None else v.output_elapsed,
+            exit_code=v.exit_code,
+            user=info.kind not in NON_USER_KINDS,
+            cacheable=info.kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
 
     def _graph(self) -> dict[int, GraphVertex]:
         by_digest = {v.digest: n for n, v in self.vertices.items() if v.digest is not None}
@@ -846,6 +952,7 @@ _HANDLERS: dict[type[ev.Event], Any] = {
     ev.ErrorBlockRule: _BuildFold.on_box_rule,
     ev.ErrorBlockHeader: _BuildFold.on_box_header,
     ev.ErrorBlockOutput: _BuildFold.on_box_output,
+    ev.VertexStatus: _BuildFold.on_status,
 }
 
 

@@ -1,0 +1,204 @@
+"""Facts about one build that the fleet view aggregates: each vertex as a record, the cost of the first cache miss,
+the build-context upload, and an estimate of the wall time where the log gives no clock.
+
+Pure functions over ``VertexRecord`` lists (the summary builds the records when a build ends), so that they can be
+used and tested without the fold. Stage dependencies are read from the instructions themselves (``COPY --from=X``,
+``RUN --mount=...,from=X``, ``FROM X``) where the log has no graph (plain, tty); with rawjson the graph's edges are
+exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import regex
+
+# The stage names an instruction consumes. Stage names are case-insensitive in a Dockerfile.
+_STAGE_REFERENCES = regex.compile(r"(?:^|\s)--from=(?P<stage>[^\s,]+)|[\s,]from=(?P<stage>[^\s,]+)")
+
+
+@attrs.define(slots=True)
+class VertexRecord:
+    """One vertex of a build (``vertices`` in the summary JSON)."""
+
+    vertex: int
+    name: str
+    key: str  # stepkey.step_key: the same step has the same key in every run
+    kind: str
+    target: str | None
+    stage: str | None
+    platform: str | None
+    index: int | None
+    instruction: str | None
+    args: str | None
+    status: str  # cached | ran | errored | canceled | unfinished
+    seconds: float | None
+    exit_code: int | None
+    user: bool  # a user vertex in buildctl's sense (not internal, auth, cache import/export, image export, resolve)
+    cacheable: bool  # a Dockerfile step other than FROM
+
+    @property
+    def ran(self) -> bool:
+        """It ran (to its end or to its error): work the cache did not save."""
+        return self.status in ("ran", "errored")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vertex": self.vertex, "name": self.name, "key": self.key, "kind": self.kind,
+                "target": self.target, "stage": self.stage, "platform": self.platform, "index": self.index,
+                "status": self.status,
+                "seconds": self.seconds, "exit_code": self.exit_code, "user": self.user}
+
+
+@attrs.define
+class MissImpact:
+    """What the first cache miss cost: the user steps that ran from it on, in its stage and in the stages that
+    consume that stage, and their seconds. ``exact`` when taken from rawjson's graph, else estimated from the stage
+    order and the stage references of the instructions."""
+
+    steps: int
+    seconds: float
+    stages: list[str | None]
+    exact: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "seconds": round(self.seconds, 6), "stages": list(self.stages),
+                "exact": self.exact}
+
+
+@attrs.define
+class ContextUpload:
+    """``transferring context: 1.03MB 0.5s done``, summed over the build's context vertices."""
+
+    bytes: int
+    seconds: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bytes": self.bytes, "seconds": None if self.seconds is None else round(self.seconds, 6)}
+
+
+_StageId = tuple[str | None, str | None, str | None]  # target, platform, stage (lower case)
+
+
+def _stage_id(r: VertexRecord) -> _StageId:
+    return (r.target, r.platform, r.stage.lower() if r.stage else None)
+
+
+def referenced_stages(r: VertexRecord) -> list[str]:
+    """The stages (lower case) a step consumes by name: ``COPY --from=builder``, ``RUN --mount=from=builder``,
+    ``FROM builder``."""
+    if not r.args:
+        return []
+    found = [(m["stage"] or "").lower() for m in _STAGE_REFERENCES.finditer(r.args)]
+    if r.instruction == "FROM":
+        found.append(r.args.split()[0].lower())
+    return [s for s in found if s]
+
+
+def _consumers(records: Sequence[VertexRecord]) -> dict[_StageId, list[tuple[_StageId, int]]]:
+    """For each stage: the (stage, step index) pairs that consume it by name, within the same target/platform."""
+    known = {_stage_id(r) for r in records if r.kind == "step"}
+    out: dict[_StageId, list[tuple[_StageId, int]]] = {}
+    for r in records:
+        if r.kind != "step" or r.index is None:
+            continue
+        for name in referenced_stages(r):
+            source = (r.target, r.platform, name)
+            if source in known and source != _stage_id(r):
+                out.setdefault(source, []).append((_stage_id(r), r.index))
+    return out
+
+
+def miss_impact_estimated(records: Sequence[VertexRecord], miss_vertex: int) -> MissImpact | None:
+    """From the stage order: the miss's own stage from its index on, then every stage that consumes an affected
+    stage, from the consuming step on."""
+    by_number = {r.vertex: r for r in records}
+    miss = by_number.get(miss_vertex)
+    if miss is None or miss.index is None:
+        return None
+    consumers = _consumers(records)
+    start: dict[_StageId, int] = {_stage_id(miss): miss.index}
+    pending = [_stage_id(miss)]
+    while pending:
+        sid = pending.pop()
+        for consumer, index in consumers.get(sid, ()):
+            if index < start.get(consumer, 1 << 30):
+                start[consumer] = index
+                pending.append(consumer)
+    hit = [r for r in records if r.kind == "step" and r.cacheable and r.ran and r.index is not None
+           and r.index >= start.get(_stage_id(r), 1 << 30)]
+    return _impact(hit, start, exact=False)
+
+
+def miss_impact_exact(records: Sequence[VertexRecord], miss_vertex: int,
+                      inputs: Mapping[int, Iterable[int]]) -> MissImpact | None:
+    """From the graph: the miss and every vertex downstream of it (``inputs``: vertex -> the vertices it consumes)."""
+    by_number = {r.vertex: r for r in records}
+    if miss_vertex not in by_number:
+        return None
+    consumers: dict[int, list[int]] = {}
+    for n, ins in inputs.items():
+        for i in ins:
+            consumers.setdefault(i, []).append(n)
+    seen = {miss_vertex}
+    pending = [miss_vertex]
+    while pending:
+        for c in consumers.get(pending.pop(), ()):
+            if c not in seen:
+                seen.add(c)
+                pending.append(c)
+    hit = [by_number[n] for n in sorted(seen) if n in by_number]
+    hit = [r for r in hit if r.kind == "step" and r.cacheable and r.ran]
+    return _impact(hit, {_stage_id(r): 0 for r in hit}, exact=True)
+
+
+def _impact(hit: list[VertexRecord], stages: Mapping[_StageId, int], exact: bool) -> MissImpact:
+    names: list[str | None] = []
+    for sid in stages:
+        if sid[2] not in names:
+            names.append(sid[2])
+    return MissImpact(steps=len(hit), seconds=sum(r.seconds or 0.0 for r in hit), stages=names, exact=exact)
+
+
+def estimate_duration(records: Sequence[VertexRecord]) -> float | None:
+    """Wall time from the DONE durations when the log has no clock: the longest preparation vertex (they run side
+    by side), then the stages along their order (a stage starts when the stages it consumes have ended; its steps
+    run one after the other), then the exports one after the other. An estimate: steps of independent stages that
+    overlap are counted once, waits between them not at all."""
+    timed = [r for r in records if r.seconds is not None]
+    if not timed:
+        return None
+    prepare = max((r.seconds or 0.0 for r in timed if r.kind not in ("step", "image-export", "cache-export")),
+                  default=0.0)
+    export = sum(r.seconds or 0.0 for r in timed if r.kind in ("image-export", "cache-export"))
+    own: dict[_StageId, float] = {}
+    for r in records:
+        if r.kind == "step":
+            own[_stage_id(r)] = own.get(_stage_id(r), 0.0) + (r.seconds or 0.0)
+    consumed: dict[_StageId, set[_StageId]] = {sid: set() for sid in own}
+    for source, users in _consumers(records).items():
+        for user, _index in users:
+            consumed.setdefault(user, set()).add(source)
+    finish: dict[_StageId, float] = {}
+
+    def end(sid: _StageId) -> float:
+        # iterative depth-first: stage chains can be long, and a reference cycle (a misread name) must not loop
+        stack = [sid]
+        visiting: set[_StageId] = set()
+        while stack:
+            s = stack[-1]
+            if s in finish:
+                stack.pop()
+                continue
+            todo = [d for d in consumed.get(s, ()) if d not in finish and d not in visiting]
+            if todo and s not in visiting:
+                visiting.add(s)
+                stack.extend(todo)
+                continue
+            finish[s] = max((finish.get(d, 0.0) for d in consumed.get(s, ())), default=0.0) + own.get(s, 0.0)
+            stack.pop()
+        return finish[sid]
+
+    stages = max((end(sid) for sid in own), default=0.0)
+    return round(prepare + stages + export, 6)
