@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import regex
+
+if TYPE_CHECKING:
+    import regex
 
 __all__ = [
     "BUILTIN_SECRETS",
@@ -64,14 +66,24 @@ class SecretPattern:
     keep: int = 0
     ignore_case: bool = False
     user: bool = False  # from a user rules file: matched with a timeout
-    compiled: regex.Pattern[str] = attrs.field(init=False, eq=False, repr=False)
+    _compiled: regex.Pattern[str] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        flags = regex.IGNORECASE if self.ignore_case else 0
-        compiled = regex.compile(self.pattern, flags)
-        if "secret" not in compiled.groupindex:
-            raise ValueError("the pattern has no group named 'secret' (the part to redact)")
-        object.__setattr__(self, "compiled", compiled)
+        if self.user:
+            self.compiled  # noqa: B018  (a user's pattern is checked when it is read, not when first used)
+
+    @property
+    def compiled(self) -> regex.Pattern[str]:
+        """The pattern, compiled the first time it is used: most runs never need most of them."""
+        if self._compiled is None:
+            import regex
+
+            compiled = regex.compile(self.pattern, regex.IGNORECASE if self.ignore_case else 0)
+            if "secret" not in compiled.groupindex:
+                raise ValueError("the pattern has no group named 'secret' (the part to redact)")
+            object.__setattr__(self, "_compiled", compiled)  # a cache: the pattern stays the same value
+        assert self._compiled is not None
+        return self._compiled
 
 
 def _p(name: str, pattern: str, triggers: tuple[str, ...], keep: int = 0,

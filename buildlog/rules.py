@@ -18,17 +18,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import regex
 
 from .redact import Redactor, SecretPattern, redactor_for
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+if TYPE_CHECKING:
+    import regex
 
 CLASSES: tuple[str, ...] = (
     "builder-connection-lost",
@@ -53,27 +50,39 @@ SCOPES = ("final", "step-output", "vertex")
 
 def _compile(pattern: str | regex.Pattern[str]) -> regex.Pattern[str]:
     if isinstance(pattern, str):
+        import regex  # on first use: importing and compiling with ``regex`` is most of what importing rules cost
+
         return regex.compile(pattern, regex.IGNORECASE | regex.DOTALL)
     return pattern
 
 
 @attrs.frozen
 class Rule:
-    """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``."""
+    """One line of the table. ``reason`` may use ``{match}`` (the matched text) and ``{exit_code}``. ``pattern``
+    is given as text (compiled the first time the rule is tried) or compiled (user rules: checked when read)."""
 
     name: str
-    pattern: regex.Pattern[str] = attrs.field(converter=_compile)
+    source: str | regex.Pattern[str] = attrs.field(alias="pattern")
     failure_class: str = attrs.field(validator=attrs.validators.in_(CLASSES))
     retryable: bool
     reason: str
     scope: str = attrs.field(default="final", validator=attrs.validators.in_(SCOPES))
     style: str | None = None  # only for BuildFailed lines printed in this style (see plain.FINAL_ERRORS)
     timeout: float | None = None  # seconds per search: user rules are untrusted input
+    _compiled: regex.Pattern[str] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    @property
+    def pattern(self) -> regex.Pattern[str]:
+        """The compiled pattern."""
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", _compile(self.source))  # a cache: the rule stays the same value
+        assert self._compiled is not None
+        return self._compiled
 
 
 def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, scope: str = "final",
        style: str | None = None) -> Rule:
-    return Rule(name, _compile(pattern), cls, retryable, reason, scope=scope, style=style)
+    return Rule(name, pattern, cls, retryable, reason, scope=scope, style=style)
 
 
 # Ordered: more specific and more "inner" causes first. No unbounded ``.*`` between two parts: a message that
@@ -275,6 +284,8 @@ def _one_line(text: str) -> str:
 
 
 def _rule_from(entry: dict[str, Any], where: str, i: int) -> Rule:
+    import regex
+
     problem = _keys_error(where, entry, RULE_KEYS)
     if problem:
         raise RulesError(problem)
@@ -308,6 +319,8 @@ def _rule_from(entry: dict[str, Any], where: str, i: int) -> Rule:
 
 
 def _secret_from(entry: dict[str, Any], where: str, i: int) -> SecretPattern:
+    import regex
+
     problem = _keys_error(where, entry, SECRET_KEYS)
     if problem:
         raise RulesError(problem)
@@ -359,6 +372,11 @@ def user_rules_from_toml(data: str, source: str = "<rules>") -> tuple[list[Rule]
 
     Raises ``RulesError`` (a ``ValueError``) whose message is one line naming the file, the rule and the
     mistake; unknown keys and classes are mistakes."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
     try:
         doc = tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
