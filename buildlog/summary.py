@@ -52,6 +52,10 @@ STEP_CLASSES = frozenset({"build-step", "killed", "dockerfile", "context", "disk
 # Error blocks of these vertex kinds can stand in a successful build (a cache import not found, a cache export with
 # ignore-error=true): they are not a verdict by themselves.
 CACHE_KINDS = frozenset({"cache-import", "cache-export"})
+# Events whose line is only a vertex number and a fixed word, a time or a digest: never looked at for secrets (the
+# secret check costs a search of the text per secret shape, and these are a large share of a log's lines).
+NO_SECRETS = frozenset({ev.BlankLine, ev.VertexDone, ev.VertexCached, ev.VertexCanceled, ev.VertexInterrupted,
+                        ev.LayerTransfer, ev.LayerExtracted, ev.VertexDigest})
 SECRET_LINES_KEPT = 5  # line numbers named in a secret hint, per kind of secret and place
 
 # Vertex kinds that are not "user steps" in buildctl --debug-json-cache-metrics' sense.
@@ -348,7 +352,7 @@ class _BuildFold:
     def add(self, e: ev.Event) -> None:
         self.last_line = e.end_line
         raw = e.raw
-        if raw and self.redactor.might_hold_secret(raw):
+        if raw and type(e) not in NO_SECRETS and self.redactor.might_hold_secret(raw):
             self._secrets_in(e, raw)
         if e.ci is not None:
             self.note_ci(e.ci)
@@ -1000,7 +1004,7 @@ class Summarizer:
                     continue
             fold.last_line = event.end_line
             raw = event.raw
-            if raw and might_hold_secret(raw):
+            if raw and type(event) not in NO_SECRETS and might_hold_secret(raw):
                 fold._secrets_in(event, raw)
             if event.ci is not None:
                 fold.note_ci(event.ci)
