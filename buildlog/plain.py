@@ -12,6 +12,7 @@ from typing import Any
 
 from . import domain
 from . import events as ev
+from .derived import status_event
 from .vertex_names import parse_vertex_name
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -273,14 +274,18 @@ class PlainGrammar:
         m = OUTPUT_HEAD.match(text, space + 1)
         if m is None or text.startswith(CLIPPED_START, m.end()):
             return None
+        self._last_header = None
+        self._enter(b, n)
+        return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
+                             elapsed=float(m.group(1)), text=text[m.end() :], truncated=False)
+
+    def _enter(self, b: _Build, n: int) -> None:
+        """A line of vertex ``n`` of build ``b``: the vertex the next lines belong to."""
         self._current = n
         self._block = None
-        self._last_header = None
         b.has_vertices = True
         if n > b.max_vertex:
             b.max_vertex = n
-        return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
-                             elapsed=float(m.group(1)), text=text[m.end() :], truncated=False)
 
     def vertex_event(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> ev.Event | None:
         """The hot path for a whole ``#N REST`` line when ``idle``: its event, built straight away, or None when the
@@ -298,19 +303,12 @@ class PlainGrammar:
         first = rest[:1]
         index = b.index
         if first.isdigit():
-            m = OUTPUT_HEAD.match(rest)
-            if m is not None:
-                if rest.startswith(CLIPPED_START, m.end()):
-                    return None
-                event: ev.Event = ev.StepOutput(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n,
-                                                elapsed=float(m.group(1)), text=rest[m.end() :], truncated=False)
-                self._current = n
-                self._block = None
-                self._last_header = None
-                b.has_vertices = True
-                if n > b.max_vertex:
-                    b.max_vertex = n
-                return event
+            output = self.step_output(number, raw, text, ci)
+            if output is not None:
+                return output
+            if OUTPUT_HEAD.match(rest) is not None:
+                return None  # "[output clipped, ...]", or output of vertex 1: the full grammar
+        event: ev.Event
         current = self._current
         if n == 1 and self._restarts_numbering(n, rest, current):
             return None
@@ -334,45 +332,28 @@ class PlainGrammar:
                                   seconds=float(m.group(1)))
         else:
             known = b.names.get(n)
-            if known is None:
+            if known is None or rest == known:
                 event = self._header(n, rest, {"line": number, "end_line": number, "raw": raw, "ci": ci,
-                                               "build": index, "vertex": n}, repeat=False)
-            elif rest == known:
-                event = self._header(n, rest, {"line": number, "end_line": number, "raw": raw, "ci": ci,
-                                               "build": index, "vertex": n}, repeat=True)
+                                               "build": index, "vertex": n}, repeat=known is not None)
             elif ((self._last_header == n and OLD_DIGEST.fullmatch(rest) is not None)
                   or (n in b.run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None)):
                 return None  # an old digest line, or output without times
             else:
                 event = self._status_event(n, rest, number, raw, ci, index)
-            self._current = n
-            self._block = None
-            b.has_vertices = True
-            if n > b.max_vertex:
-                b.max_vertex = n
+            self._enter(b, n)
             return event
-        self._current = n
-        self._block = None
         self._last_header = None
-        b.has_vertices = True
-        if n > b.max_vertex:
-            b.max_vertex = n
+        self._enter(b, n)
         return event
 
     def _status_event(self, n: int, rest: str, number: int, raw: str, ci: ev.CIPrefix | None,
                       index: int) -> ev.VertexStatus:
         status_id, cur, total, secs, done = split_status(rest)
         self._last_header = None
-        current = parse_size(cur) if cur is not None else None
-        total_size = parse_size(total) if total is not None else None
-        seconds = float(secs) if secs else None
-        special = domain.status_event_class(self._build.kinds.get(n, "other"), status_id)
-        if special is not None:
-            cls, extra = special
-            return cls(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n, id=status_id,
-                       current=current, total=total_size, seconds=seconds, done=done, **extra)
-        return ev.VertexStatus(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n, id=status_id,
-                               current=current, total=total_size, seconds=seconds, done=done)
+        return status_event(n, self._build.kinds.get(n, "other"), status_id, line=number, end_line=number, raw=raw,
+                            build=index, ci=ci, current=parse_size(cur) if cur is not None else None,
+                            total=parse_size(total) if total is not None else None,
+                            seconds=float(secs) if secs else None, done=done)
 
     def blank_line(self, number: int, raw: str) -> ev.BlankLine:
         """The hot path for an empty line without CI prefix, when ``idle``."""
@@ -393,12 +374,8 @@ class PlainGrammar:
         parser's scanner matched them: ``#N SECS[ TEXT]`` each, no escape sequence, no CI prefix. Call it only when
         ``can_take_run(n)`` and ``idle``."""
         b = self._build
-        self._current = n
-        self._block = None
         self._last_header = None
-        b.has_vertices = True
-        if n > b.max_vertex:
-            b.max_vertex = n
+        self._enter(b, n)
         first = RUN_ELAPSED.match(raw)
         assert first is not None
         elapsed = float(first.group(1))
@@ -481,12 +458,9 @@ class PlainGrammar:
         if b.index == 0 or b.over or self._restarts_numbering(n, rest, current):
             self._new_build(common["line"], out)
             b = self._build
-        self._block = None
+        self._enter(b, n)
         common["build"] = b.index
         common["vertex"] = n
-        b.has_vertices = True
-        if n > b.max_vertex:
-            b.max_vertex = n
         last_header, self._last_header = self._last_header, None
 
         first = rest[:1]
@@ -589,19 +563,7 @@ class PlainGrammar:
         return ev.VertexHeader(name=name, info=info, repeat=repeat, **common)
 
     def _status(self, n: int, rest: str, common: dict[str, Any]) -> ev.Event:
-        status_id, cur, total, secs, done = split_status(rest)
-        fields: dict[str, Any] = {
-            "id": status_id,
-            "current": parse_size(cur),
-            "total": parse_size(total),
-            "seconds": float(secs) if secs else None,
-            "done": done,
-        }
-        special = domain.status_event_class(self._build.kinds.get(n, "other"), status_id)
-        if special is not None:
-            cls, extra = special
-            return cls(**fields, **extra, **common)
-        return ev.VertexStatus(**fields, **common)
+        return self._status_event(n, rest, common["line"], common["raw"], common["ci"], common["build"])
 
     def _top_level(self, text: str, common: dict[str, Any]) -> ev.Event:
         block = self._block
