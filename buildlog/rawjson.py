@@ -262,26 +262,19 @@ class RawJsonGrammar:
         out.append(SolveStatusLine(line=number, end_line=number, raw=raw, build=build, ci=ci,
                                    vertexes=len(vertexes), statuses=len(statuses), logs=len(logs),
                                    warnings=len(warnings)))
-        if vertexes:
-            touched = self._vertexes(vertexes, number, build, ci, out)
-            if statuses:
-                self._statuses(statuses, number, build, ci, out)
-            if logs:
-                self._logs(logs, number, build, ci, out)
-            if warnings:
-                self._warnings(warnings, number, build, ci, out)
-            for vx in touched:
-                if vx.number and ((vx.cached and not vx.cached_seen)
-                                  or (vx.error is not None and vx.error != vx.error_seen)
-                                  or (vx.completed is not None and vx.completed != vx.completed_seen)):
-                    self._ends(vx, number, build, ci, out)
-            return out
+        touched = self._vertexes(vertexes, number, build, ci, out) if vertexes else ()
         if statuses:
             self._statuses(statuses, number, build, ci, out)
         if logs:
             self._logs(logs, number, build, ci, out)
         if warnings:
             self._warnings(warnings, number, build, ci, out)
+        # a vertex that reached an end state on this line: its end events come after the line's other events
+        for vx in touched:
+            if vx.number and ((vx.cached and not vx.cached_seen)
+                              or (vx.error is not None and vx.error != vx.error_seen)
+                              or (vx.completed is not None and vx.completed != vx.completed_seen)):
+                self._ends(vx, number, build, ci, out)
         return out
 
     def piece(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
