@@ -90,7 +90,8 @@ def referenced_stages(r: VertexRecord) -> list[str]:
     ``FROM builder``."""
     if not r.args:
         return []
-    found = [(m["stage"] or "").lower() for m in _STAGE_REFERENCES.finditer(r.args)]
+    # both shapes of reference hold "from=": most steps have none, and need no search
+    found = [(m["stage"] or "").lower() for m in _STAGE_REFERENCES.finditer(r.args)] if "from=" in r.args else []
     if r.instruction == "FROM":
         found.append(r.args.split()[0].lower())
     return [s for s in found if s]

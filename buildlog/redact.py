@@ -19,7 +19,10 @@ lines built from its own literal parts): no unbounded repetition that can be ret
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
+import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,6 +44,9 @@ __all__ = [
 ]
 
 MARK = "…[redacted "  # what every replacement contains after the visible prefix; never itself matched again
+# Whether the optional compiled search (the ``fast`` extra) is used when it is installed; BUILDLOG_PURE_PYTHON=1
+# turns it off (to compare, or to rule it out).
+ACCELERATE = os.environ.get("BUILDLOG_PURE_PYTHON", "") in ("", "0")
 USER_PATTERN_TIMEOUT = 0.25  # seconds for one user pattern on one text (user patterns are untrusted input)
 
 # The names of build args and environment variables whose values are secrets.
@@ -135,6 +141,23 @@ BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
 )
 
 
+# "İ" and the Kelvin sign "K" in UTF-8: the only characters whose lower case ("i̇", "k") holds ASCII letters.
+_ASCII_LOWER_CASES = ("\u0130".encode(), "\u212a".encode())
+
+
+def _trigger_automaton(triggers: tuple[bytes, ...]) -> Any:
+    """One automaton that finds every trigger in a single pass (ahocorasick-rs, the ``fast`` extra), or None
+    without it: then each trigger is a search of its own, about ten times slower on a long log. Both find the
+    same stretches (tests/test_redact.py)."""
+    if not ACCELERATE or not triggers:
+        return None
+    try:
+        import ahocorasick_rs
+    except ImportError:
+        return None
+    return ahocorasick_rs.BytesAhoCorasick(list(triggers))
+
+
 @attrs.frozen
 class SecretFinding:
     """Where a secret was found in a text: which pattern, and the character offset of the secret."""
@@ -147,11 +170,15 @@ class SecretFinding:
 class Redactor:
     """A compiled set of secret patterns (user ones first, then the built-in table)."""
 
-    def __init__(self, patterns: Sequence[SecretPattern] = BUILTIN_SECRETS) -> None:
+    def __init__(self, patterns: Sequence[SecretPattern] = BUILTIN_SECRETS, *, accelerate: bool = True) -> None:
         self.patterns = tuple(patterns)
         every = {t.lower() for p in self.patterns for t in p.triggers}
         # a trigger that holds another one is redundant: each one left costs a search of the whole text
         self.triggers = tuple(sorted(t for t in every if not any(o != t and o in t for o in every)))
+        self._trigger_bytes = tuple(t.encode("utf-8") for t in self.triggers)
+        self._ascii_triggers = all(t.isascii() for t in self.triggers)
+        # the triggers' Aho-Corasick automaton, made on first use; False: none (accelerate=False: never)
+        self._automaton: Any = None if accelerate else False
         self._always = any(not p.triggers for p in self.patterns)  # a user pattern without triggers always runs
         self.timeouts: dict[str, int] = {}  # user pattern -> times it timed out
 
@@ -161,6 +188,44 @@ class Redactor:
             return True
         lowered = text.lower()
         return any(t in lowered for t in self.triggers)
+
+    def might_hold_secrets(self, texts: Sequence[str]) -> set[int]:
+        """The indexes of ``texts`` of which ``might_hold_secret`` is true, found in one pass over all of them
+        joined (the summary's check of a whole log: a search per line and trigger would cost far more)."""
+        if self._always:
+            return set(range(len(texts)))
+        if not self._ascii_triggers:  # a user's trigger outside ASCII: bytes.lower() would not lower its text
+            return {i for i, text in enumerate(texts) if self.might_hold_secret(text)}
+        # Searched as UTF-8 bytes: bytes.lower() lowers ASCII only, at memory speed, where str.lower() of a text
+        # with one character outside Latin-1 ("✔") is ten times slower. The triggers are ASCII, and only two
+        # characters have a lower case with ASCII in it: where either is present, the texts are lowered as text.
+        encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
+        lowered = b"\0".join(encoded).lower()  # no trigger holds "\0": none is found across two texts
+        if _ASCII_LOWER_CASES[0] in lowered or _ASCII_LOWER_CASES[1] in lowered:
+            return {i for i, text in enumerate(texts) if self.might_hold_secret(text)}
+        starts = self._trigger_starts(lowered)
+        if not starts:
+            return set()
+        ends = list(itertools.accumulate(len(data) + 1 for data in encoded))  # each text's "\0" in the joined
+        return {bisect.bisect_right(ends, at) for at in starts}
+
+    def _trigger_starts(self, data: bytes) -> list[int]:
+        """Where triggers begin in ``data``: at least one position inside each stretch between two "\0" that
+        holds one (not every occurrence)."""
+        if self._automaton is None:
+            self._automaton = _trigger_automaton(self._trigger_bytes) or False
+        if self._automaton:
+            return [start for _index, start, _end in self._automaton.find_matches_as_indexes(data)]
+        starts: list[int] = []
+        for trigger in self._trigger_bytes:
+            at = data.find(trigger)
+            while at >= 0:
+                starts.append(at)
+                end = data.find(b"\0", at)
+                if end < 0:
+                    break
+                at = data.find(trigger, end)  # the next stretch that holds it
+        return starts
 
     def _matches(self, pattern: SecretPattern, text: str) -> Iterator[regex.Match[str]]:
         if not pattern.user:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -56,6 +56,10 @@ CACHE_KINDS = frozenset({"cache-import", "cache-export"})
 # secret check costs a search of the text per secret shape, and these are a large share of a log's lines).
 NO_SECRETS = frozenset({ev.BlankLine, ev.VertexDone, ev.VertexCached, ev.VertexCanceled, ev.VertexInterrupted,
                         ev.LayerTransfer, ev.LayerExtracted, ev.VertexDigest})
+# Events whose texts are searched for secret triggers at once (Summarizer.feed_all): at most this many, holding at
+# most about this many characters.
+SECRET_BATCH = 512
+SECRET_BATCH_CHARS = 1 << 20
 SECRET_LINES_KEPT = 5  # line numbers named in a secret hint, per kind of secret and place
 
 # Vertex kinds that are not "user steps" in buildctl --debug-json-cache-metrics' sense.
@@ -650,9 +654,11 @@ class _BuildFold:
 
     def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
         from .advice import BuildFacts, advise
-        from .buildfacts import ContextUpload, estimate_duration, miss_impact_estimated, miss_impact_exact
+        from .buildfacts import ContextUpload, VertexRecord, estimate_duration, miss_impact_estimated, miss_impact_exact
+        from .stepkey import step_key
 
-        records = [self._record(v) for v in sorted(self.vertices.values(), key=lambda v: v.number)]
+        records = [self._record(v, VertexRecord, step_key)
+                   for v in sorted(self.vertices.values(), key=lambda v: v.number)]
         built.vertices = records
         miss = built.first_miss
         if miss is not None:
@@ -680,10 +686,8 @@ class _BuildFold:
         built.hints.extend(a.text for a in built.advice)
 
     @staticmethod
-    def _record(v: _Vertex) -> VertexRecord:
-        from .buildfacts import VertexRecord
-        from .stepkey import step_key
-
+    def _record(v: _Vertex, record: type[VertexRecord], step_key: Callable[[str, ev.VertexName], str]) -> VertexRecord:
+        # record and step_key are passed in: their modules are imported on the first summary, not with this one
         info = v.info
         if v.error is not None:
             status = "errored"
@@ -695,7 +699,7 @@ class _BuildFold:
             status = "ran"
         else:
             status = "unfinished"
-        return VertexRecord(
+        return record(
             vertex=v.number, name=v.name, key=step_key(v.name, info), kind=info.kind, target=info.target,
             stage=info.stage, platform=info.platform, index=info.index, instruction=info.instruction,
             # a step that failed or was cut has no DONE time; its last output line says how long it ran at least
@@ -993,27 +997,43 @@ class Summarizer:
 
     def feed_all(self, events: Iterable[ev.Event]) -> Summarizer:
         # feed() and _BuildFold.add() written out: this loop runs once per event, and most events (the line of a
-        # rawjson status, a layer's progress) are read for their line only
+        # rawjson status, a layer's progress) are read for their line only. Events come in batches so that the
+        # secret check is one search per batch rather than one per event.
         handlers = _HANDLERS
         fold = self._fold
-        might_hold_secret = self._redactor.might_hold_secret
-        for event in events:
-            if fold is None or event.build != fold.index:
-                fold = self._next_fold(event)
-                if fold is None:
-                    continue
-            fold.last_line = event.end_line
-            raw = event.raw
-            if raw and type(event) not in NO_SECRETS and might_hold_secret(raw):
-                fold._secrets_in(event, raw)
-            if event.ci is not None:
-                fold.note_ci(event.ci)
-            handler = handlers.get(type(event))
-            if handler is None:
-                handler = _handler(type(event))
-            if handler is not _ignore:
-                handler(fold, event)
-        return self
+        might_hold_secrets = self._redactor.might_hold_secrets
+        no_secrets = NO_SECRETS
+        it = iter(events)
+        while True:
+            # a batch: SECRET_BATCH events, or fewer holding SECRET_BATCH_CHARS characters (memory stays bounded)
+            batch: list[ev.Event] = []
+            texts: list[str] = []
+            size = 0
+            for event in it:
+                batch.append(event)
+                text = event.raw if type(event) not in no_secrets else ""
+                texts.append(text)
+                size += len(text)
+                if size >= SECRET_BATCH_CHARS or len(batch) >= SECRET_BATCH:
+                    break
+            if not batch:
+                return self
+            marked = might_hold_secrets(texts)
+            for index, event in enumerate(batch):
+                if fold is None or event.build != fold.index:
+                    fold = self._next_fold(event)
+                    if fold is None:
+                        continue
+                fold.last_line = event.end_line
+                if marked and index in marked:
+                    fold._secrets_in(event, texts[index])
+                if event.ci is not None:
+                    fold.note_ci(event.ci)
+                handler = handlers.get(type(event))
+                if handler is None:
+                    handler = _handler(type(event))
+                if handler is not _ignore:
+                    handler(fold, event)
 
     def close(self) -> LogSummary:
         """The summary once the input has ended (the same as ``result()``: a log without a verdict is

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 from fixturelib import SHARED
+from hypothesis import given
+from hypothesis import strategies as st
 
 from buildlog import summarize_bytes
-from buildlog.redact import BUILTIN_SECRETS, MARK, Redactor, redact, redact_text
+from buildlog import summary as summary_module
+from buildlog.redact import BUILTIN_SECRETS, MARK, Redactor, SecretPattern, redact, redact_text
 from buildlog.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,3 +239,47 @@ def test_the_pictures_are_redacted(tmp_path: Path, command: str) -> None:
         assert r.returncode == 0, r.stderr
         out = r.stdout + (page.read_text() if command == "report" else "")
         assert ("P4ssw0rd-9x" in out) is shown
+
+
+# The batched check of Summarizer.feed_all must say of each text what the check of that text alone says, whatever
+# the neighbours: triggers at the edges of texts, texts whose lower case is longer ("İ"), empty texts, "\0" in one.
+_TRIGGER_PIECES = ["ghp_", "GHP_", "://", "Secret", "toKEN", "xox", "İ", "\0", "", "a", "b ", "ΣΑ", "K", "akia"]
+
+
+@given(st.lists(st.lists(st.sampled_from(_TRIGGER_PIECES) | st.text(max_size=6), max_size=6).map("".join),
+                max_size=40))
+def test_the_batched_secret_check_agrees_with_each_text_alone(texts: list[str]) -> None:
+    # with the compiled automaton (when the "fast" extra is installed) and without it
+    for redactor in (Redactor(), Redactor(accelerate=False)):
+        assert redactor.might_hold_secrets(texts) == {i for i, t in enumerate(texts)
+                                                      if redactor.might_hold_secret(t)}
+
+
+@given(st.lists(st.sampled_from(["пароль", "ПАРОЛЬ", "Пароль=1", "x", "İ", "token", ""]), max_size=12))
+def test_the_batched_secret_check_agrees_with_a_user_trigger_outside_ascii(texts: list[str]) -> None:
+    # a user's pattern with a Cyrillic trigger (illustrative): lowering as bytes would miss "ПАРОЛЬ"
+    patterns = (SecretPattern("ru-password", r"пароль=(?P<secret>\S+)", ("пароль",), user=True), *BUILTIN_SECRETS)
+    for redactor in (Redactor(patterns), Redactor(patterns, accelerate=False)):
+        assert redactor.might_hold_secrets(texts) == {i for i, t in enumerate(texts)
+                                                      if redactor.might_hold_secret(t)}
+
+
+def test_the_compiled_search_is_there_when_installed() -> None:
+    # CI installs the "fast" extra: the property above then compares both searches, not one with itself
+    pytest.importorskip("ahocorasick_rs")
+    redactor = Redactor()
+    assert redactor.might_hold_secrets(["token=1"]) == {0}
+    assert redactor._automaton
+
+
+@pytest.mark.parametrize("batch", [1, 7, 512])
+def test_the_summary_finds_secrets_in_any_event_of_a_batch(batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the same secret on a line near the start, the middle and the end of a long real log, in batches of any size
+    monkeypatch.setattr(summary_module, "SECRET_BATCH", batch)
+    lines = (SHARED / "s13-log-clipped-plain.log").read_text().splitlines(keepends=True)
+    assert len(lines) > 600
+    for at in (3, 300, len(lines) - 2):
+        secret_line = f"#6 0.500 + git clone https://x-access-token:{GH}@github.com/a/b.git\n"
+        data = "".join([*lines[:at], secret_line, *lines[at:]])
+        hints = [h for b in summarize_bytes(data.encode()).builds for h in b.hints if "github-token" in h]
+        assert len(hints) == 1 and f"line {at + 1}" in hints[0], (at, hints)
