@@ -220,6 +220,15 @@ def main() -> None:
 
     print(f"python {platform.python_version()} on {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}; buildlog from {Path(buildlog.__file__).parent}")
+    from buildlog.redact import ACCELERATE
+
+    try:
+        import ahocorasick_rs  # noqa: F401
+        fast = ACCELERATE
+    except ImportError:
+        fast = False
+    print("the summary's secret search: " + ("compiled (the fast extra: ahocorasick-rs)" if fast else
+          "pure Python (BUILDLOG_PURE_PYTHON=1, or the fast extra not installed)"))
     print(f"best of {args.repeat}; ratio = speed / the baseline's speed in this run")
     biggest: tuple[float, Path] | None = None
     made: list[Path] = []
