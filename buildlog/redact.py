@@ -179,7 +179,8 @@ class Redactor:
         self._ascii_triggers = all(t.isascii() for t in self.triggers)
         # the triggers' Aho-Corasick automaton, made on first use; False: none (accelerate=False: never)
         self._automaton: Any = None if accelerate else False
-        self._always = any(not p.triggers for p in self.patterns)  # a user pattern without triggers always runs
+        # a user pattern without triggers (or with an empty one) always runs
+        self._always = any(not p.triggers for p in self.patterns) or "" in self.triggers
         self.timeouts: dict[str, int] = {}  # user pattern -> times it timed out
 
     def might_hold_secret(self, text: str) -> bool:
