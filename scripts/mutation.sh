@@ -20,12 +20,13 @@ python3 -c 'import mutmut' 2>/dev/null || { echo "mutmut is not installed: pip i
 # slow, so it is left out. test_run.py's process tests are the exception: run.py is about processes.
 declare -A TESTS=(
     [rules]="tests/test_rules.py tests/test_verdicts.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py"
-    [summary]="tests/test_verdicts.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py tests/test_summary_details.py tests/test_rules.py tests/test_legacy_errors.py"
+    [summary]="tests/test_verdicts.py tests/test_summary_fold.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py tests/test_summary_details.py tests/test_rules.py tests/test_legacy_errors.py tests/test_excerpts.py tests/test_ci_logs.py tests/test_tty_docker20.py tests/test_summary_fleet.py"
     [run]="tests/test_run.py"
     [cleaning]="tests/test_cleaning.py tests/test_ci_logs.py tests/test_expected_events.py tests/test_plain_grammar.py"
 )
 # Process tests whose run is long and whose coverage mutmut cannot see anyway.
-DESELECT=(--deselect tests/test_run.py::test_100_mb_of_output_in_bounded_memory)
+DESELECT=(--deselect tests/test_run.py::test_100_mb_of_output_passes_through_unchanged
+          --deselect tests/test_excerpts.py::test_classify_exit_codes)
 
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(rules summary run cleaning)
