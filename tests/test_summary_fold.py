@@ -210,3 +210,85 @@ def test_secret_hint_in_a_build_arg_and_in_the_log() -> None:
     [hint] = [h for h in s.last.hints if h.startswith("Secret in the log")]
     n = len(data.splitlines()) + 1
     assert hint == f"Secret in the log: what looks like a url-password in the log (line {n})" + HINT_END
+
+
+def test_event_classes_without_a_handler_of_their_own_fed_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same lookup on the live path (``Summarizer.feed``, as ``buildlog run`` feeds it)."""
+    for cls in (ev.CacheImportRequested, ev.CacheImportFailed, ev.VertexDigest):
+        monkeypatch.delitem(summary_module._HANDLERS, cls, raising=False)
+    live = Summarizer()
+    for e in parse_bytes((SHARED / "s01-cold-plain.log").read_bytes()):
+        live.feed(e)
+    s = live.close()
+    assert s.last is not None
+    assert [(i.ref, i.found) for i in s.last.imports] == [("127.0.0.1:5000/app:buildcache", False)]
+
+
+def test_secret_hint_in_a_build_arg_on_the_command_line() -> None:
+    """synthetic variant of s01: a CI shell trace of the next command, ``--build-arg NPM_TOKEN=...``, after the
+    build's last line: a secret passed as a build arg."""
+    data = (SHARED / "s01-cold-plain.log").read_bytes()
+    s = summarize_bytes(data + b"+ docker buildx build --build-arg NPM_TOKEN=s3cretvalue42 --push .\n")
+    assert s.last is not None
+    [hint] = [h for h in s.last.hints if h.startswith("Secret in the log")]
+    n = len(data.splitlines()) + 1
+    assert hint == f"Secret in the log: what looks like a secret-variable in a build arg (line {n})" + HINT_END
+
+
+# ------------------------------------------------------------------------------------------- excerpts
+
+
+def test_excerpt_that_starts_inside_the_cache_export() -> None:
+    """The last two lines of s01 before its closing block: L127 "#20 writing cache image manifest ... done", L128
+    "#20 DONE 0.2s". The export's header is cut: nothing says #20 is a cache export, so no export is reported
+    (and the manifest line is no reason to fail)."""
+    log = lines(SHARED / "s01-cold-plain.log")
+    assert log[126].startswith(b"#20 writing cache image manifest") and log[127] == b"#20 DONE 0.2s\n"
+    s = summarize_bytes(b"".join(log[126:128]))
+    assert s.last is not None and s.last.exports == [] and s.failure is None
+
+
+def test_warnings_block_alone_keeps_each_warnings_line() -> None:
+    """The tail of s10 from L82 " 11 warnings found ..." on: each warning once, with its line in this excerpt
+    (L83 of the log is line 2 here) and its Dockerfile line."""
+    log = lines(SHARED / "s10-build-check-warnings-plain.log")
+    assert b"11 warnings found" in log[81]
+    s = summarize_bytes(b"".join(log[81:]))
+    assert s.last is not None
+    got = [(w["rule"], w["line"], w["source_line"]) for w in s.last.warnings]
+    assert got[:3] == [("StageNameCasing", 2, 1), ("SecretsUsedInArgOrEnv", 3, 3), ("SecretsUsedInArgOrEnv", 4, 4)]
+    assert got[-1] == ("ExposeProtoCasing", 12, 17) and len(got) == 11
+
+
+def test_a_build_without_output_ends_with_its_warnings_block() -> None:
+    """synthetic variant of s10: the build with no output (no "#12 exporting to image", L72-L81, as with the
+    docker-container driver and neither --push nor --load). The client prints the warnings block only at the end:
+    a log cut right after its first line (L82) has ended; one cut before it has not."""
+    log = lines(SHARED / "s10-build-check-warnings-plain.log")
+    assert log[71].startswith(b"#12 exporting to image") and log[80] == b"\n"
+    body = log[:71]
+    assert summarize_bytes(b"".join(body)).outcome == "incomplete"
+    s = summarize_bytes(b"".join([*body, log[81]]))
+    assert s.outcome == "success" and s.failure is None
+
+
+# ------------------------------------------------------------------------------------- the build graph
+
+
+RAWJSON_LOGS = sorted(SHARED.glob("*-rawjson.log"))
+
+
+@pytest.mark.parametrize("log", RAWJSON_LOGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("cut", [1.0, 0.5], ids=["whole", "half"])
+def test_the_fold_builds_the_graph_graph_py_builds(log: Path, cut: float) -> None:
+    """graph.py builds the build graph from the events on its own (``build_graph``); the summary builds it as it
+    folds. Both must agree, vertex by vertex: kind, cacheable, cached, ran, times, edges."""
+    from buildlog.graph import build_graph
+
+    data = log.read_bytes()
+    data = data[: int(len(data) * cut)]
+    events = parse_bytes(data)
+    s = Summarizer().feed_all(events)
+    fold = s._fold
+    assert fold is not None
+    assert fold._graph() == build_graph(events)
