@@ -292,3 +292,66 @@ def test_the_fold_builds_the_graph_graph_py_builds(log: Path, cut: float) -> Non
     fold = s._fold
     assert fold is not None
     assert fold._graph() == build_graph(events)
+
+
+# ------------------------------------------------------------------------------- where a build failed
+
+# The failing vertex of each real log that failed (docs/json.md ``failure.step``), read off its ERROR line and its
+# error block; None where the build failed outside any vertex (the daemon went away, a Dockerfile that does not
+# parse, a ``docker push`` after the build, a canceled build).
+FAILED_STEPS: dict[str, tuple[int, str | None, int | None]] = {  # log: (final line, step, exit code)
+    # L94 "#15 ERROR: process ... exit code: 1", L96 " > [builder 10/10] RUN ...", L116 final
+    "s04-fail-exit1-plain": (116, '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh', 1),
+    # L60 "#18 ERROR: ... not found", L62 the block names it, L72 final
+    "s05-copy-missing-plain": (72, "[stage-1 5/6] COPY config/logging.yaml /etc/orders-api/logging.yaml", None),
+    "s05-dockerfile-syntax-plain": (14, None, None),
+    "s06-daemon-killed-plain": (85, None, None),  # #15 was running, no ERROR line: the daemon went away
+    # L142 "#20 ERROR: error writing layer blob", L144 " > exporting cache to registry:", L146 final
+    "s07-cache-registry-down-no-ignore-plain": (146, "exporting cache to registry", None),
+    # L144 "#19 ERROR: failed to push ... 503", L190 " > exporting to image:", L202 final
+    "s08-proxy-503-plain": (202, "exporting to image", None),
+    "s09-canceled-sigint-plain": (86, None, None),
+    # L97 "#18 ERROR: failed to push ... 401", L99 " > exporting to image:", L101 final
+    "s14-auth-no-credentials-plain": (101, "exporting to image", None),
+    # L30 "#8 ERROR: "/config/logging.yaml" not found", L36 its block, L38 the bare final line
+    "docker20-copy-missing": (38, "[4/5] COPY config/logging.yaml ./config/", None),
+    # L37 "#8 ERROR: executor failed running [...]" (the RUN's process killed: 137), L39 its block
+    "docker20-killed-137": (41, '[4/4] RUN echo "linking $(wc -l < objects.txt) objects" && sh -c \'echo "ld: worker '
+                                '$$ started"; kill -9 $$\'; exit $?', 137),
+    # L20 "The command '/bin/sh -c echo "running checks" && ... && exit 3' returned a non-zero code: 3"
+    "docker20-legacy-failure": (20, 'RUN echo "running checks" && echo "check failed: debug is on" >&2 && exit 3', 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAILED_STEPS))
+def test_where_a_real_build_failed(name: str) -> None:
+    path = SHARED / f"{name}.log" if name.startswith("s") else LIVE / f"{name}.log"
+    s = summarize_path(path)
+    assert s.failure is not None
+    assert (s.failure.line, s.failure.step, s.failure.exit_code) == FAILED_STEPS[name]
+
+
+def test_a_block_of_another_vertex_before_the_failed_steps() -> None:
+    """synthetic variant of s04: a --cache-from that was not found prints its empty block (s01 L129-L131) before
+    the failed step's (s04 L95): the failed step is the one its own block names, not the first block's."""
+    s04, s01 = lines(SHARED / "s04-fail-exit1-plain.log"), lines(SHARED / "s01-cold-plain.log")
+    assert s01[129].startswith(b" > importing cache manifest from") and s04[95].startswith(b" > [builder 10/10]")
+    data = b"".join([*s04[:94], *s01[128:131], *s04[94:]])
+    s = summarize_bytes(data)
+    assert s.failure is not None
+    assert s.failure.step == FAILED_STEPS["s04-fail-exit1-plain"][1]
+    assert (s.failure.failure_class, s.failure.exit_code, s.failure.line) == ("build-step", 1, 119)
+
+
+def test_a_build_whose_only_export_is_the_cache() -> None:
+    """synthetic variant of s01 without its image export (L90-L101: no --push, no --load) and cut after L128 "#20
+    DONE", before its closing block: every export it made finished, so the build reached its end."""
+    log = lines(SHARED / "s01-cold-plain.log")
+    assert log[89].startswith(b"#19 exporting to image") and log[99].startswith(b"#19 DONE")
+    assert log[127] == b"#20 DONE 0.2s\n"
+    data = b"".join([*log[:89], *log[101:128]])
+    s = summarize_bytes(data)
+    assert s.outcome == "success" and s.last is not None and not s.last.exported
+    assert [(x.completed, x.ignored) for x in s.last.exports] == [(True, False)]
+    # cut before the export's DONE: not yet
+    assert summarize_bytes(b"".join([*log[:89], *log[101:126]])).outcome == "incomplete"
