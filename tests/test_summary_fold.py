@@ -355,3 +355,21 @@ def test_a_build_whose_only_export_is_the_cache() -> None:
     assert [(x.completed, x.ignored) for x in s.last.exports] == [(True, False)]
     # cut before the export's DONE: not yet
     assert summarize_bytes(b"".join([*log[:89], *log[101:126]])).outcome == "incomplete"
+
+
+def test_a_step_output_rule_that_backtracks_is_named_once_in_the_hints() -> None:
+    """docs/taxonomy.md: a user pattern that runs out of time is skipped and named once, with the line it took
+    too long on (the decisive final line, L116 of s04). synthetic variant of s04: the failing step printed a run of
+    a's, on which "(a|aa)+$" backtracks."""
+    from buildlog import DEFAULT_RULES, rules_from_toml
+
+    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    i = next(n for n, line in enumerate(log) if line == b"#15 0.047 running unit tests\n")
+    log.insert(i + 1, b"#15 0.048 " + b"a" * 40 + b"!\n")
+    slow = rules_from_toml('[[rule]]\nname = "slow-output"\npattern = "(a|aa)+$"\nclass = "network"\n'
+                           'scope = "step-output"\nretryable = true\n')
+    s = summarize_bytes(b"".join(log), DEFAULT_RULES.with_rules(slow))
+    assert s.failure is not None and s.failure.failure_class == "build-step" and s.failure.line == 117
+    assert s.last is not None
+    assert [h for h in s.last.hints if "slow-output" in h] == [
+        "The user rule 'slow-output' took too long on line 117 (its pattern backtracks) and was skipped."]
