@@ -373,3 +373,37 @@ def test_a_step_output_rule_that_backtracks_is_named_once_in_the_hints() -> None
     assert s.last is not None
     assert [h for h in s.last.hints if "slow-output" in h] == [
         "The user rule 'slow-output' took too long on line 117 (its pattern backtracks) and was skipped."]
+
+
+# --------------------------------------------------------------------------- a cache export cut mid-write
+
+
+def test_a_cache_manifest_still_being_written_is_no_completed_export() -> None:
+    """s02-warm-rawjson L57 reports "writing cache image manifest sha256:7350..." started, with no "completed";
+    L58 completes it and the export vertex. A log cut after L57 ends while the manifest is being written: the
+    cache export did not complete (docs/json.md ``exports[].completed``). With L58 it did."""
+    lines = (SHARED / "s02-warm-rawjson.log").read_bytes().split(b"\n")
+    assert b'"writing cache image manifest sha256:7350' in lines[56] and b'"completed"' not in lines[56].split(
+        b'"writing cache image manifest')[1].split(b"}")[0]
+    cut = summarize_bytes(b"\n".join(lines[:57]) + b"\n")
+    assert cut.outcome == "incomplete" and cut.last is not None
+    assert [(x.backend, x.completed) for x in cut.last.exports] == [("registry", False)]
+    whole = summarize_bytes(b"\n".join(lines[:58]) + b"\n")
+    assert whole.last is not None and [(x.backend, x.completed) for x in whole.last.exports] == [("registry", True)]
+
+
+# ------------------------------------------------------------------ a final message hard-wrapped by a web view
+
+
+@pytest.mark.parametrize("cut_before", ["de: 1", "successfully: exit code: 1"])
+def test_the_exit_code_of_a_hard_wrapped_final_message(cut_before: str) -> None:
+    """synthetic variant: an excerpt of only s04's last line (L116, "ERROR: failed to build: ... did not complete
+    successfully: exit code: 1"), hard-wrapped as a CI web view may wrap a long line. Without the step's own lines
+    the exit code comes from the final message alone: 1 (docs/json.md ``failure.exit_code``), wrapped or not."""
+    last = (SHARED / "s04-fail-exit1-plain.log").read_bytes().rstrip(b"\n").split(b"\n")[-1]
+    assert last.startswith(b"ERROR: failed to build") and last.endswith(b"exit code: 1")
+    at = last.rindex(cut_before.encode())
+    for data in (last + b"\n", last[:at] + b"\n" + last[at:] + b"\n"):
+        s = summarize_bytes(data)
+        assert s.outcome == "failure" and s.last is not None and s.last.failure is not None
+        assert (s.last.failure.failure_class, s.last.failure.exit_code) == ("build-step", 1), data
