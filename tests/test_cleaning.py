@@ -136,3 +136,27 @@ def test_short_escapes_take_only_their_own_bytes(escape: str) -> None:
     ESC is the escape, the "ERROR" after that is text)."""
     assert clean_line(escape + FINAL) == (FINAL, None)
     assert clean_line(HEADER + escape + "Extra") == (HEADER + "Extra", None)
+
+
+# A byte-order mark: Windows tools (PowerShell's Out-File, Notepad) write one at the start of a saved log, and a
+# downloaded GitHub log (`gh run view --log`) has one where each step's own log begins, after "JOB<TAB>STEP<TAB>".
+
+
+def test_a_byte_order_mark_at_the_start_of_a_saved_log_is_not_text() -> None:
+    """synthetic variant: s04 saved with a BOM in front. Its first line is still "#0 building with ..." (L1) and
+    the verdict is s04's: build-step, exit code 1, at "[test 2/2] RUN ..." (L105-L116)."""
+    data = (SHARED / "s04-fail-exit1-plain.log").read_bytes()
+    assert clean_line("\ufeff#0 building with \"real\" instance") == ('#0 building with "real" instance', None)
+    with_bom, without = summarize_bytes(b"\xef\xbb\xbf" + data), summarize_bytes(data)
+    assert with_bom.to_json() == without.to_json()
+    assert without.last is not None and without.last.failure is not None
+    assert (without.last.failure.failure_class, without.last.failure.exit_code) == ("build-step", 1)
+    first = parse_bytes(b"\xef\xbb\xbf" + data)[0]
+    assert first.raw.startswith("\ufeff#0 building with")  # the raw text keeps the mark: nothing is lost
+
+
+def test_a_byte_order_mark_after_a_downloaded_logs_job_and_step() -> None:
+    """synthetic: a line as `gh run view --log` writes a step's first line: job, step, BOM, timestamp, text."""
+    line = "build\tRun docker buildx build\t\ufeff2024-03-01T12:00:00.1234567Z " + HEADER
+    assert clean_line(line) == (HEADER, CIPrefix(timestamp="2024-03-01T12:00:00.1234567Z",
+                                                 section="Run docker buildx build", job="build"))
