@@ -747,3 +747,86 @@ def test_a_forwarded_sighup_and_sigint(tmp_path: Path) -> None:
         assert (result.exit_code, result.stopped) == (code, "interrupted")
         assert result.attempts[0].signal == sig  # the command died of the signal passed on, before any SIGKILL
         assert ours(err) == [f"buildlog: interrupted by {signal.Signals(sig).name}; not retrying, exiting with {code}"]
+
+
+# ----------------------------------------------------------------- what the summaries print, exactly
+
+
+def test_the_text_summary_is_the_attempt_lines_then_the_last_summary(tmp_path: Path) -> None:
+    """docs/run.md: "--format text: one line per attempt, then the last attempt's text summary"."""
+    from buildlog.render import render_text
+
+    result = _result(tmp_path, (S06, 1), (S04, 1))
+    text = render_run_text(result)
+    head = text.splitlines()[:3]
+    assert text == "\n".join(head) + "\n\n" + render_text(result.summary, color=False, redactor=None)
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    coloured = render_run_text(result, color=True)
+    assert "\x1b[" in coloured and "\x1b[" not in text
+
+
+def test_the_json_summary_is_indented_by_two_and_ascii(tmp_path: Path) -> None:
+    """docs/run.md shows the JSON with two-space indentation; non-ASCII text (the "—" of a reason, a command's
+    own) is escaped, so that any consumer's encoding reads it."""
+    result = _result(tmp_path, (S04, 1))
+    result.argv = [*result.argv, "café"]
+    out = render_run(result, "json")
+    assert out.endswith("}\n") and not out.endswith("\n\n")
+    lines = out.splitlines()
+    assert lines[0] == "{" and lines[1].startswith('  "') and not lines[1].startswith('   ')
+    assert out.isascii() and "caf\\u00e9" in out
+
+
+def test_an_unknown_format_names_the_known_ones(tmp_path: Path) -> None:
+    result = _result(tmp_path, (S01, 0))
+    with pytest.raises(ValueError, match=r"^unknown format 'yaml' \(one of: json, markdown, text\)$"):
+        render_run(result, "yaml")
+
+
+def test_an_ending_without_a_headline_of_its_own() -> None:
+    """A ``stopped`` value the headlines do not know (a newer version's) still says what it is and the exit code."""
+    result = RunResult(["b"], 3, "gave-up", [Attempt(1, 3, 1.0, summarize_path(S04))], 3)
+    assert render_run_text(result).splitlines()[0] == "buildlog run: gave-up (exit code 3)"
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_the_summaries_that_show_the_command_redact_it_with_the_rules_patterns(tmp_path: Path, fmt: str) -> None:
+    """synthetic: a secret of a user's [[redact]] pattern passed on the command line (the markdown report and the
+    JSON show the command): redacted by the redactor given, left as it is with none."""
+    token = "acme_" + "k" * 24
+    _rules, secrets = user_rules_from_toml('[[redact]]\nname = "acme"\npattern = "acme_[a-z]{24}"\n'
+                                           'trigger = "acme_"')
+    from buildlog import DEFAULT_RULES
+
+    rules = DEFAULT_RULES.with_rules([], secrets)
+    result = _result(tmp_path, (S04, 1), rules=rules)
+    result.argv = [*result.argv, f"--build-arg=TOKEN={token}"]
+    shown = render_run(result, fmt, redactor=rules.redactor)
+    assert token not in shown and "[redacted acme]" in shown  # JSON writes the mark's "…" as \u2026
+    assert token in render_run(result, fmt, redactor=None)
+    if fmt == "markdown":
+        mine = render_run_markdown(result, redactor=rules.redactor)
+        assert token not in mine and f"{MARK}acme]" in mine
+
+
+def test_the_before_retry_hook_gets_the_runs_environment_and_directory(tmp_path: Path) -> None:
+    """docs/run.md: --before-retry runs like the command, with its environment and working directory."""
+    where = tmp_path / "workdir"
+    where.mkdir()
+    seen = tmp_path / "seen"
+    env = {**os.environ, "BUILDLOG_TEST_MARK": "from-the-run"}
+    result, _, _ = run(build(tmp_path, (S06, 1), (S01, 0)), env=env, cwd=str(where),
+                       before_retry=f"echo \"$BUILDLOG_TEST_MARK $(pwd)\" > '{seen}'")
+    assert result.exit_code == 0
+    assert seen.read_text().split() == ["from-the-run", str(where)]
+
+
+def test_signalling_a_process_group_that_is_gone_is_no_error() -> None:
+    """The build's process group may have ended by the time a signal is forwarded to it."""
+    import subprocess
+
+    from buildlog.run import _killpg
+
+    child = subprocess.Popen(["/bin/sh", "-c", "exit 0"], start_new_session=True)
+    child.wait()
+    _killpg(child.pid, signal.SIGTERM)  # no such process group any more: nothing raised
