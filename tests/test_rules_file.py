@@ -153,3 +153,31 @@ def test_an_empty_file_adds_nothing(tmp_path: Path) -> None:
     empty.write_text("")
     assert load_rules([empty]).rules == BUILTIN_RULES
     assert user_rules_from_toml("", SOURCE) == ([], [])
+
+
+def test_a_bad_patterns_reason_is_the_regex_modules_on_one_line() -> None:
+    import regex
+
+    with pytest.raises(regex.error) as why:
+        regex.compile("a{2,1}")
+    with pytest.raises(RulesError) as caught:
+        user_rules_from_toml('[[rule]]\npattern = "a{2,1}"\nclass = "network"', SOURCE)
+    assert str(caught.value) == f"{SOURCE}: rule 1: bad pattern: {' '.join(str(why.value).split())}"
+
+
+def test_a_file_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(RulesError) as caught:
+        load_rules([missing])
+    assert str(caught.value) == f"{missing}: cannot read: No such file or directory"
+
+
+def test_the_secret_patterns_of_every_file_are_kept(tmp_path: Path) -> None:
+    files = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'[[redact]]\nname = "{name}"\npattern = "{name}_[0-9]{{6}}"')
+        files.append(path)
+    ruleset = load_rules(files)
+    assert [s.name for s in ruleset.secrets] == ["one", "two"]
+    assert ruleset.redactor.text("a one_123456 b two_654321") == "a …[redacted one] b …[redacted two]"
