@@ -181,3 +181,54 @@ def test_the_secret_patterns_of_every_file_are_kept(tmp_path: Path) -> None:
     ruleset = load_rules(files)
     assert [s.name for s in ruleset.secrets] == ["one", "two"]
     assert ruleset.redactor.text("a one_123456 b two_654321") == "a …[redacted one] b …[redacted two]"
+
+
+@pytest.mark.parametrize(("reason", "why"), [
+    ("code {exit_code:d}", "unsupported format string passed to NoneType.__format__"),  # fine with 1, not with none
+    ("{match:d}", "Unknown format code 'd' for object of type 'str'"),
+    ("{verdict}", "'verdict'"),
+    ("{0}", "Replacement index 0 out of range for positional args tuple"),
+    ("{", "Single '{' encountered in format string"),
+])
+def test_a_reason_the_summary_could_not_fill_in_is_a_mistake(reason: str, why: str) -> None:
+    """Every reason is filled in with the matched text and an exit code, or none (a log that does not say it):
+    one that cannot be, in either case, is refused when the file is read, not a traceback later. The words after
+    the rule are Python's own."""
+    with pytest.raises(RulesError) as caught:
+        user_rules_from_toml(f'[[rule]]\npattern = "x"\nclass = "network"\nreason = "{reason}"', SOURCE)
+    assert str(caught.value) == f"{SOURCE}: rule 1: reason may use only {{match}} and {{exit_code}} ({why})"
+
+
+def test_a_reason_may_format_the_match() -> None:
+    (rule,) = rules_from_toml('[[rule]]\npattern = "x"\nclass = "network"\nreason = "[{match:>4}] {exit_code}"')
+    assert rule.reason.format(match="x", exit_code=None) == "[   x] None"
+
+
+def test_more_mistakes_say_why_in_the_words_of_the_library_that_found_them() -> None:
+    import regex
+
+    tomllib = pytest.importorskip("tomllib")
+
+    with pytest.raises(tomllib.TOMLDecodeError) as toml_why:
+        tomllib.loads("not toml [")
+    with pytest.raises(RulesError) as caught:
+        user_rules_from_toml("not toml [", SOURCE)
+    assert str(caught.value) == f"{SOURCE}: not valid TOML: {' '.join(str(toml_why.value).split())}"
+    with pytest.raises(regex.error) as regex_why:
+        regex.compile("acme_[a-z")
+    with pytest.raises(RulesError) as caught:
+        user_rules_from_toml('[[redact]]\nname = "acme"\npattern = "acme_[a-z"', SOURCE)
+    assert str(caught.value) == f"{SOURCE}: redact 1 ('acme'): bad pattern: {' '.join(str(regex_why.value).split())}"
+
+
+def test_a_pattern_that_breaks_once_it_is_the_secret() -> None:
+    """A pattern without a 'secret' group is wrapped in one (the whole match is the secret), which renumbers its
+    groups: "(a)\\1" compiles alone, and its back-reference then points at the open wrapper."""
+    import regex
+
+    assert regex.compile(r"(a)\1") is not None
+    with pytest.raises(regex.error) as why:
+        regex.compile(r"(?P<secret>(a)\1)")
+    with pytest.raises(RulesError) as caught:
+        user_rules_from_toml('[[redact]]\npattern = "(a)\\\\1"', SOURCE)
+    assert str(caught.value) == f"{SOURCE}: redact 1: bad pattern: {' '.join(str(why.value).split())}"
