@@ -830,3 +830,34 @@ def test_signalling_a_process_group_that_is_gone_is_no_error() -> None:
     child = subprocess.Popen(["/bin/sh", "-c", "exit 0"], start_new_session=True)
     child.wait()
     _killpg(child.pid, signal.SIGTERM)  # no such process group any more: nothing raised
+
+
+def test_the_markdown_report_is_the_table_then_each_attempts_summary(tmp_path: Path) -> None:
+    """docs/run.md "--format markdown", part by part: the title, the command, the table (an empty cell where an
+    attempt has no class or reason), the earlier attempts folded, the last one open; each attempt's summary is
+    `buildlog summary --format markdown`'s, titled "Attempt N", with its gantt chart."""
+    from buildlog.render import render_markdown
+
+    result = _result(tmp_path, (S06, 1), (S08_503, 1), (S01, 0), timeline=True)
+    first, second, last = result.attempts
+    assert first.timeline is not None and last.timeline is not None
+    md = render_run_markdown(result)
+    command = " ".join(result.argv)
+
+    def row(a: Attempt) -> str:
+        return (f"| {a.number}/3 | {a.exit_code} | {a.outcome} | {a.failure_class or ''} | "
+                f"{'yes' if a.retryable else 'no'} | {a.duration_s:.1f}s | {(a.reason or '')} |")
+
+    def folded(a: Attempt, label: str) -> list[str]:
+        return [f"<details><summary>Attempt {a.number}: {label}</summary>", "",
+                render_markdown(a.summary, title=f"Attempt {a.number}", timeline=a.timeline).rstrip("\n"), "",
+                "</details>", ""]
+
+    expected = ["## buildlog run: succeeded (3 attempts)", "", f"`{command}`", "",
+                "| attempt | exit code | outcome | class | retryable | duration | reason |",
+                "|---|---|---|---|---|---|---|", row(first), row(second), row(last), "",
+                *folded(first, "builder-connection-lost"), *folded(second, "registry-unavailable"),
+                render_markdown(last.summary, title="Attempt 3", timeline=last.timeline).rstrip("\n"), ""]
+    assert md == "\n".join(expected)
+    assert row(last).endswith("| success |  | no | " + f"{last.duration_s:.1f}s |  |")
+    assert "```mermaid" in md and "gantt" in md  # each summary with its chart
