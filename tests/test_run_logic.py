@@ -861,3 +861,63 @@ def test_the_markdown_report_is_the_table_then_each_attempts_summary(tmp_path: P
     assert md == "\n".join(expected)
     assert row(last).endswith("| success |  | no | " + f"{last.duration_s:.1f}s |  |")
     assert "```mermaid" in md and "gantt" in md  # each summary with its chart
+
+
+# ------------------------------------------------------------------------ the edges of run_with_retries
+
+
+@pytest.mark.parametrize(("kw", "says"), [
+    ({"argv": []}, "no command to run"),
+    ({"attempts": 0}, "attempts must be at least 1"),
+    ({"backoff": -1}, "backoff, max_backoff, kill_grace and max_time cannot be negative"),
+    ({"max_time": -1}, "backoff, max_backoff, kill_grace and max_time cannot be negative"),
+])
+def test_arguments_that_cannot_be_run_are_refused(kw: dict[str, Any], says: str) -> None:
+    argv = kw.pop("argv", ["/bin/true"])
+    with pytest.raises(ValueError, match=f"^{says}$"):
+        run_with_retries(argv, stdout=io.BytesIO(), stderr=io.BytesIO(), handle_signals=False, **kw)
+
+
+def test_the_command_gets_the_runs_environment_and_directory(tmp_path: Path) -> None:
+    where = tmp_path / "workdir"
+    where.mkdir()
+    env = {**os.environ, "BUILDLOG_TEST_MARK": "from-the-run"}
+    result, out, _ = run(["/bin/sh", "-c", f"echo \"$BUILDLOG_TEST_MARK $(pwd)\"; cat '{S01}'"], env=env,
+                         cwd=str(where))
+    assert result.exit_code == 0
+    assert out.split(b"\n", 1)[0].decode().split() == ["from-the-run", str(where)]
+
+
+def test_no_more_attempts_than_asked(tmp_path: Path) -> None:
+    result, _, _ = run(build(tmp_path, (S06, 1)), attempts=2)
+    assert runs(tmp_path) == 2 and [a.number for a in result.attempts] == [1, 2]
+    assert result.stopped == "attempts-exhausted"
+
+
+def test_the_runs_duration_is_its_attempts_and_waits(tmp_path: Path) -> None:
+    """RunResult.duration_s covers the attempts and the waits between them, and no more than the call took."""
+    start = time.monotonic()
+    result, _, _ = run(build(tmp_path, (S06, 1), (S01, 0)), backoff=0.05)
+    took = time.monotonic() - start
+    spent = sum(a.duration_s + (a.delay_s or 0.0) for a in result.attempts)
+    assert spent <= result.duration_s <= took
+
+
+def test_a_command_that_cannot_start_is_an_attempt_of_no_time(tmp_path: Path) -> None:
+    script = tmp_path / "build.sh"
+    script.write_text("#!/bin/sh\n")  # not executable
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x7fELF garbage")
+    garbage.chmod(0o755)
+    for argv in ([str(tmp_path / "docker")], [str(script)], [str(garbage)]):
+        result, _, _ = run(argv)
+        [a] = result.attempts
+        assert (a.number, a.duration_s, a.started, a.summary.outcome) == (1, 0.0, False, "incomplete")
+        assert a.to_json()["duration_s"] == 0.0
+
+
+def test_our_lines_survive_text_that_utf8_cannot_encode() -> None:
+    """A lone surrogate (a file name in a broken encoding) in a message of ours is replaced, not an error."""
+    out = io.BytesIO()
+    _Sink(out).message("cannot run 'build\udcff.sh'")
+    assert out.getvalue() == b"buildlog: cannot run 'build?.sh'\n"
