@@ -921,3 +921,28 @@ def test_our_lines_survive_text_that_utf8_cannot_encode() -> None:
     out = io.BytesIO()
     _Sink(out).message("cannot run 'build\udcff.sh'")
     assert out.getvalue() == b"buildlog: cannot run 'build?.sh'\n"
+
+
+def test_each_attempts_timeline_is_its_logs(tmp_path: Path) -> None:
+    """--format markdown draws each attempt's gantt chart from the timeline read live: the same as the log's."""
+    from buildlog import parse_path
+    from buildlog.timeline import timeline_of
+
+    result = _result(tmp_path, (S06, 1), (S01, 0), timeline=True)
+    for attempt, log in zip(result.attempts, (S06, S01), strict=True):
+        assert attempt.timeline == timeline_of(parse_path(log))
+
+
+def test_the_reader_hands_the_parser_whole_lines_of_each_pipe() -> None:
+    """Each pipe's bytes reach the parser a whole line at a time, and as soon as a chunk completes them: a line of
+    stderr is never spliced into an unfinished line of stdout, and nothing complete is held back."""
+    reader = _LogReader(None)
+    seen: list[bytes] = []
+    reader._parse = seen.append  # type: ignore[method-assign]
+    reader.feed(1, b"#1 [internal] load build definition\n#1 DONE 0.0s\n#2 [inter")
+    assert seen == [b"#1 [internal] load build definition\n#1 DONE 0.0s\n"]
+    reader.feed(2, b"ERROR: from the other pipe\n")
+    reader.feed(1, b"nal] load metadata\n")
+    assert seen[1:] == [b"ERROR: from the other pipe\n", b"#2 [internal] load metadata\n"]
+    reader.feed(1, b"#2 DONE 0.1s\n")  # a chunk that is exactly whole lines leaves nothing behind
+    assert seen[-1] == b"#2 DONE 0.1s\n" and not reader.pending[1]
