@@ -946,3 +946,29 @@ def test_the_reader_hands_the_parser_whole_lines_of_each_pipe() -> None:
     assert seen[1:] == [b"ERROR: from the other pipe\n", b"#2 [internal] load metadata\n"]
     reader.feed(1, b"#2 DONE 0.1s\n")  # a chunk that is exactly whole lines leaves nothing behind
     assert seen[-1] == b"#2 DONE 0.1s\n" and not reader.pending[1]
+
+
+def test_a_line_cut_by_the_other_pipe_is_read_whole(tmp_path: Path) -> None:
+    """synthetic timing of s06's real lines: the command writes its decisive last line (L85, "ERROR: failed to build:
+    failed to receive status: ... EOF") in two writes on stdout, with a line of its own on stderr in between; then
+    closes stdout in the middle of a line while stderr goes on. The verdict is s06's: the cut line is not glued to
+    the other pipe's."""
+    lines = S06.read_bytes().splitlines(keepends=True)
+    head, last = tmp_path / "head", tmp_path / "last"
+    head.write_bytes(b"".join(lines[:-1]))
+    last.write_bytes(lines[-1])
+    half = len(lines[-1]) // 2
+    script = (f"cat '{head}'; head -c {half} '{last}'; sleep 0.3; echo 'wrapper: still waiting' >&2; sleep 0.3; "
+              f"tail -c +{half + 1} '{last}'; printf 'exit status'; exec 1>&-; sleep 0.3; "
+              "echo 'wrapper: done' >&2; exit 1")
+    result, out, _ = run(["/bin/sh", "-c", script], attempts=1)
+    assert out == S06.read_bytes() + b"exit status"
+    [attempt] = result.attempts
+    assert attempt.summary.failure is not None
+    failure = attempt.summary.failure
+    # one stream, numbered as it came: the stderr line that came first is line 85, s06's last line 86
+    assert (failure.failure_class, failure.line) == ("builder-connection-lost", 86)
+    # the message as s06 has it, whole (the lines after it may continue it: a message can be hard-wrapped)
+    assert failure.text.split("\n")[0] == lines[-1].decode().rstrip("\n").removeprefix("ERROR: ")
+    # stdout's cut last line is read when stdout closes, before the stderr line that came after it
+    assert failure.text.split("\n")[1:] == ["exit status", "wrapper: done"]
