@@ -972,3 +972,17 @@ def test_a_line_cut_by_the_other_pipe_is_read_whole(tmp_path: Path) -> None:
     assert failure.text.split("\n")[0] == lines[-1].decode().rstrip("\n").removeprefix("ERROR: ")
     # stdout's cut last line is read when stdout closes, before the stderr line that came after it
     assert failure.text.split("\n")[1:] == ["exit status", "wrapper: done"]
+
+
+def test_the_grace_period_lets_the_command_end_on_its_own(tmp_path: Path) -> None:
+    """docs/run.md: a signal is passed on, and SIGKILL comes only after the grace period: a command that takes a
+    moment to clean up ends with its own exit code."""
+    ready = tmp_path / "ready"
+    argv = ["/bin/sh", "-c", f"trap 'sleep 0.3; exit 7' TERM; cat '{S06}'; touch {ready}; "
+            "while :; do sleep 0.05; done"]
+    t = _when(ready, _sigterm)
+    result, _, _ = run(argv, handle_signals=True, kill_grace=10)
+    t.join()
+    [a] = result.attempts
+    assert (a.exit_code, a.signal) == (7, None)
+    assert (result.exit_code, result.stopped) == (143, "interrupted")
