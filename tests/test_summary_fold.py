@@ -407,3 +407,21 @@ def test_the_exit_code_of_a_hard_wrapped_final_message(cut_before: str) -> None:
         s = summarize_bytes(data)
         assert s.outcome == "failure" and s.last is not None and s.last.failure is not None
         assert (s.last.failure.failure_class, s.last.failure.exit_code) == ("build-step", 1), data
+
+
+# ------------------------------------------------------------------ a cache's failure: where, and why
+
+
+@pytest.mark.parametrize(("log", "where", "cause"), [
+    # s07 L133-L143: the export vertex's "connection refused" to the cache registry, after the image was pushed
+    (SHARED / "s07-cache-registry-down-no-ignore-plain.log", "Exporting", "a network connection failed"),
+    # synthetic excerpt: an error block that names "importing cache manifest from ...", an i/o timeout in it
+    (EXCERPTS / "f07-import-box-timeout-synthetic.log", "Importing", "a network connection failed"),
+])
+def test_a_cache_failures_reason_says_where_then_why(log: Path, where: str, cause: str) -> None:
+    """docs/taxonomy.md rule 6: the class is where (cache-export), the reason and retry verdict are the cause's,
+    after "Exporting the build cache failed: " ("Importing ..." for an import)."""
+    s = summarize_path(log)
+    assert s.failure is not None
+    assert (s.failure.failure_class, s.failure.retryable) == ("cache-export", True)
+    assert s.failure.reason.startswith(f"{where} the build cache failed: {cause} (")
