@@ -425,3 +425,22 @@ def test_a_cache_failures_reason_says_where_then_why(log: Path, where: str, caus
     assert s.failure is not None
     assert (s.failure.failure_class, s.failure.retryable) == ("cache-export", True)
     assert s.failure.reason.startswith(f"{where} the build cache failed: {cause} (")
+
+
+def test_the_decisive_line_of_a_failure_no_message_explains() -> None:
+    """docs/json.md ``failure.line`` / ``failure.text``: the line the verdict rests on, as the log has it. Two
+    synthetic excerpts: a tty capture whose only word on the failure is its ERROR row (L3 " => ERROR [4/5] RUN go
+    vet ./..."), and a wrapper's line that no rule knows (L1)."""
+    row = summarize_path(EXCERPTS / "f05-error-row-build-step-synthetic.log").failure
+    assert row is not None
+    assert (row.failure_class, row.line, row.text, row.step, row.exit_code, row.rule) == (
+        "build-step", 3, "[4/5] RUN go vet ./...", "[4/5] RUN go vet ./...", None, None)
+    assert row.reason == "A RUN step failed; the log does not say with which exit code."  # docs/taxonomy.md
+    alone = summarize_path(EXCERPTS / "f02-command-failed-alone-synthetic.log").failure
+    assert alone is not None
+    assert (alone.failure_class, alone.line, alone.step, alone.exit_code, alone.rule) == (
+        "unknown", 1, None, None, None)
+    assert alone.text == ("Error: Command failed with status 1: docker buildx build --platform linux/amd64 --tag "
+                          "registry.example.com/app:1.2.3 .")
+    assert alone.reason == ("No rule recognises this failure; the decisive line is kept so that a rule can be "
+                            "added.")  # docs/taxonomy.md
