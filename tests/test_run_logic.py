@@ -991,3 +991,52 @@ def test_the_grace_period_lets_the_command_end_on_its_own(tmp_path: Path) -> Non
     [a] = result.attempts
     assert (a.exit_code, a.signal) == (7, None)
     assert (result.exit_code, result.stopped) == (143, "interrupted")
+
+
+def test_durations_are_rounded_to_the_millisecond() -> None:
+    """docs/run.md: duration_s and delay_s in seconds, rounded to the millisecond."""
+    a = Attempt(1, 1, 1.23456789, summarize_path(S06), delay_s=0.0004999)
+    b = Attempt(2, 0, 2.0004, summarize_path(S01))
+    r = RunResult(["b"], 0, "success", [a, b], 3, duration_s=3.2350001)
+    run_json = r.run_json()
+    assert run_json["duration_s"] == 3.235
+    assert [(x["duration_s"], x["delay_s"]) for x in run_json["attempts"]] == [(1.235, 0.0), (2.0, None)]
+
+
+def test_a_summary_left_unredacted_is_unredacted_all_through(tmp_path: Path) -> None:
+    """synthetic variant of s06: its decisive last line (L85) with a token in it. Asked for no redaction, the
+    markdown report keeps it in the first attempt's folded summary too; asked for the rules' patterns, the text
+    report redacts it with them."""
+    token = "acme_" + "q" * 24
+    leak = tmp_path / "leak.log"
+    leak.write_bytes(S06.read_bytes().replace(b"error reading from server: EOF",
+                                              b"error reading from server: EOF (session " + token.encode() + b")"))
+    result = _result(tmp_path, (leak, 1), (S01, 0))
+    assert result.attempts[0].failure_class == "builder-connection-lost"
+    folded = render_run_markdown(result, redactor=None).split("</details>")[0]
+    assert token in folded
+    # a user rule whose reason repeats what it matched, so that the text report's attempt line shows the token
+    rules, secrets = user_rules_from_toml(
+        '[[rule]]\nname = "session"\npattern = "session acme_[a-z]+"\nclass = "builder-connection-lost"\n'
+        'retryable = true\nreason = "lost {match}"\n'
+        '[[redact]]\nname = "acme"\npattern = "acme_[a-z]{24}"\ntrigger = "acme_"')
+    from buildlog import DEFAULT_RULES
+
+    ruleset = DEFAULT_RULES.with_rules(rules, secrets)
+    again = tmp_path / "again"
+    again.mkdir()
+    failed_only = _result(again, (leak, 1), attempts=1, rules=ruleset)
+    text = render_run_text(failed_only, redactor=ruleset.redactor)
+    assert token not in text and f"lost session {MARK}acme]" in text
+    assert f"lost session {token}" in render_run_text(failed_only, redactor=None)
+
+
+def test_a_command_that_leaves_a_child_holding_the_pipes(tmp_path: Path) -> None:
+    """A build wrapper that exits while a child of its own still holds stdout open (`cmd &`): the run ends soon
+    after the command, with its exit code and its log read, not when the child lets go of the pipe."""
+    done = tmp_path / "child-done"
+    argv = ["/bin/sh", "-c", f"cat '{S01}'; (sleep 6; touch '{done}') & exit 0"]
+    result, out, _ = run(argv, attempts=1)
+    assert not done.exists()  # the child still ran when the run was over
+    assert (result.exit_code, result.outcome) == (0, "success")
+    assert out == S01.read_bytes()
