@@ -311,9 +311,8 @@ def _rule_from(entry: dict[str, Any], where: str, i: int) -> Rule:
     name = entry.get("name", f"user-{i}")
     reason = entry.get("reason", f"matched the user rule {name}")
     try:
-        # as the summary fills it in: the matched text, and an exit code or none ("{exit_code:d}" fails on none)
+        # as the summary may fill it in: no exit code is the strictest case ("{exit_code:d}" fails on none only)
         reason.format(match="", exit_code=None)
-        reason.format(match="x", exit_code=1)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise RulesError(f"{where}: reason may use only {{match}} and {{exit_code}} ({_one_line(str(exc))})") \
             from None
