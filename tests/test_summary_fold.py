@@ -444,3 +444,25 @@ def test_the_decisive_line_of_a_failure_no_message_explains() -> None:
                           "registry.example.com/app:1.2.3 .")
     assert alone.reason == ("No rule recognises this failure; the decisive line is kept so that a rule can be "
                             "added.")  # docs/taxonomy.md
+
+
+def test_step_output_rules_read_only_the_last_lines_of_the_step() -> None:
+    """docs/taxonomy.md: step-output rules look at the last 30 lines the failing step printed. synthetic variant
+    of s04: its failing step #15 printed "No space left on device" (s15's real dd line, L51) and then 40 lines of
+    s04's own output before it exited 1 (L106-L107 repeated); the error block, which repeats the last lines, is left
+    out. A disk that filled up long before the end is not why the step failed: build-step, as s04."""
+    lines = (SHARED / "s04-fail-exit1-plain.log").read_bytes().split(b"\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(b"#15 0.047 running unit tests"))
+    early = b"#15 0.047 dd: error writing '/srv/index.5': No space left on device"
+    filler = [line for line in lines[at : at + 3] if line.startswith(b"#15 0.")]
+    assert filler, lines[at : at + 3]
+    block_start = next(i for i, line in enumerate(lines) if line == b"------")
+    block_end = next(i for i in range(block_start + 1, len(lines)) if lines[i] == b"------")
+    variant = lines[: at + 1] + [early] + filler * 40 + lines[at + 1 : block_start] + lines[block_end + 1 :]
+    s = summarize_bytes(b"\n".join(variant))
+    assert s.failure is not None
+    assert (s.failure.failure_class, s.failure.exit_code) == ("build-step", 1)
+    # the same line among the last ones decides it
+    late = lines[: at + 1] + filler * 40 + [early] + lines[at + 1 : block_start] + lines[block_end + 1 :]
+    s = summarize_bytes(b"\n".join(late))
+    assert s.failure is not None and s.failure.failure_class == "disk-full"
