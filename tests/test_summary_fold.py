@@ -466,3 +466,14 @@ def test_step_output_rules_read_only_the_last_lines_of_the_step() -> None:
     late = lines[: at + 1] + filler * 40 + [early] + lines[at + 1 : block_start] + lines[block_end + 1 :]
     s = summarize_bytes(b"\n".join(late))
     assert s.failure is not None and s.failure.failure_class == "disk-full"
+
+
+@pytest.mark.parametrize(("log", "backend"), [
+    (LIVE / "docker20-inline-cache-export.log", "unknown"),  # L70 "#15 exporting cache": no backend named
+    (SHARED / "s01-cold-plain.log", "registry"),  # "exporting cache to registry"
+])
+def test_a_cache_exports_backend_is_what_its_vertex_names(log: Path, backend: str) -> None:
+    """docs/json.md ``exports[].backend``; plain output never prints the ref (``ref`` null)."""
+    s = summarize_path(log)
+    assert s.last is not None
+    assert [(x["backend"], x["ref"]) for x in s.to_json()["cache"]["exports"]] == [(backend, None)]
