@@ -477,3 +477,17 @@ def test_a_cache_exports_backend_is_what_its_vertex_names(log: Path, backend: st
     s = summarize_path(log)
     assert s.last is not None
     assert [(x["backend"], x["ref"]) for x in s.to_json()["cache"]["exports"]] == [(backend, None)]
+
+
+@pytest.mark.parametrize(("log", "ref", "found"), [
+    # L15 "#6 importing cache manifest from 127.0.0.1:45297/cached:latest", L17 "#6 DONE 0.0s": found
+    (LIVE / "docker20-cache-from-found.log", "127.0.0.1:45297/cached:latest", True),
+    # L15 "#4 importing cache manifest from 127.0.0.1:45297/cached:does-not-exist", then its error
+    (LIVE / "docker20-cache-from-missing.log", "127.0.0.1:45297/cached:does-not-exist", False),
+])
+def test_a_cache_import_is_found_when_its_vertex_is_done_without_error(log: Path, ref: str, found: bool) -> None:
+    """docs/json.md ``imports[].found``: Docker 20.10's BuildKit prints no "inferred cache manifest type" status;
+    an import vertex done without an error found its cache."""
+    s = summarize_path(log)
+    assert s.last is not None
+    assert [(i.ref, i.found) for i in s.last.imports] == [(ref, found)]
