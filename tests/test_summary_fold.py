@@ -491,3 +491,17 @@ def test_a_cache_import_is_found_when_its_vertex_is_done_without_error(log: Path
     s = summarize_path(log)
     assert s.last is not None
     assert [(i.ref, i.found) for i in s.last.imports] == [(ref, found)]
+
+
+def test_a_final_message_that_names_no_step_leaves_the_failed_vertex_to_say() -> None:
+    """synthetic variant of s04: its final line (L116) replaced by a message that repeats no vertex's error. The
+    failed step is then the one vertex that reported an error (#15, L78 "[builder 10/10] RUN ...", L94 "#15 ERROR:
+    ... exit code: 1"): its name and its exit code are the failure's; no rule knows the message."""
+    lines = (SHARED / "s04-fail-exit1-plain.log").read_bytes().split(b"\n")
+    assert lines[115].startswith(b"ERROR: failed to build: failed to solve: process ")
+    lines[115] = b"ERROR: failed to build: failed to solve: the build was not completed"
+    s = summarize_bytes(b"\n".join(lines))
+    assert s.failure is not None
+    step = '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh'
+    assert (s.failure.failure_class, s.failure.step, s.failure.exit_code, s.failure.line) == (
+        "unknown", step, 1, 116)
