@@ -189,6 +189,7 @@ def test_the_secret_patterns_of_every_file_are_kept(tmp_path: Path) -> None:
     ("{verdict}", "'verdict'"),
     ("{0}", "Replacement index 0 out of range for positional args tuple"),
     ("{", "Single '{' encountered in format string"),
+    ("{match[0]}", "string index out of range"),  # a pattern can match an empty text
 ])
 def test_a_reason_the_summary_could_not_fill_in_is_a_mistake(reason: str, why: str) -> None:
     """Every reason is filled in with the matched text and an exit code, or none (a log that does not say it):
