@@ -997,7 +997,7 @@ def test_durations_are_rounded_to_the_millisecond() -> None:
     """docs/run.md: duration_s and delay_s in seconds, rounded to the millisecond."""
     a = Attempt(1, 1, 1.23456789, summarize_path(S06), delay_s=0.0004999)
     b = Attempt(2, 0, 2.0004, summarize_path(S01))
-    r = RunResult(["b"], 0, "success", [a, b], 3, duration_s=3.2350001)
+    r = RunResult(["b"], 0, "success", [a, b], 3, duration_s=3.23456)
     run_json = r.run_json()
     assert run_json["duration_s"] == 3.235
     assert [(x["duration_s"], x["delay_s"]) for x in run_json["attempts"]] == [(1.235, 0.0), (2.0, None)]
@@ -1011,10 +1011,17 @@ def test_a_summary_left_unredacted_is_unredacted_all_through(tmp_path: Path) -> 
     leak = tmp_path / "leak.log"
     leak.write_bytes(S06.read_bytes().replace(b"error reading from server: EOF",
                                               b"error reading from server: EOF (session " + token.encode() + b")"))
-    result = _result(tmp_path, (leak, 1), (S01, 0))
+    gh_leak = tmp_path / "gh-leak.log"  # a secret of a built-in shape, which the default redaction would take out
+    gh_leak.write_bytes(S06.read_bytes().replace(b"ERROR: failed to build: failed to receive status:",
+                                                 b"ERROR: failed to build (" + GH.encode() + b"): failed to receive "
+                                                 b"status:"))
+    gh_runs = tmp_path / "gh"
+    gh_runs.mkdir()
+    result = _result(gh_runs, (gh_leak, 1), (S01, 0))
     assert result.attempts[0].failure_class == "builder-connection-lost"
     folded = render_run_markdown(result, redactor=None).split("</details>")[0]
-    assert token in folded
+    assert GH in folded
+    assert GH not in render_run_markdown(result)
     # a user rule whose reason repeats what it matched, so that the text report's attempt line shows the token
     rules, secrets = user_rules_from_toml(
         '[[rule]]\nname = "session"\npattern = "session acme_[a-z]+"\nclass = "builder-connection-lost"\n'
