@@ -418,3 +418,19 @@ def test_cache_export_completed_is_known_from_its_manifest_line() -> None:
     s = summarize_bytes(b"".join(log[:126]))
     assert s.last is not None
     assert [(x.completed, x.error) for x in s.last.exports] == [(False, None)]
+
+
+@pytest.mark.parametrize("path", sorted(SHARED.glob("*.log")), ids=lambda p: p.stem)
+def test_steps_counted_as_the_label_counts_them(path: Path) -> None:
+    """The labels count the build's steps and the cached ones (``steps_total``, ``steps_cached``). A failed or cut
+    build's log does not show the steps that never started, so its total is only checked for a build that ran to
+    its end."""
+    label = label_of(path)
+    s = summarize_path(path)
+    assert s.last is not None
+    steps = s.to_json()["steps"]
+    assert steps["cached"] == label["steps_cached"]
+    if label["outcome"] == "success":
+        assert steps["total"] == label["steps_total"]
+    else:
+        assert steps["total"] <= label["steps_total"]
