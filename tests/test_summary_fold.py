@@ -505,3 +505,13 @@ def test_a_final_message_that_names_no_step_leaves_the_failed_vertex_to_say() ->
     step = '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh'
     assert (s.failure.failure_class, s.failure.step, s.failure.exit_code, s.failure.line) == (
         "unknown", step, 1, 116)
+
+
+def test_an_image_export_cut_before_its_end_exported_nothing() -> None:
+    """docs/json.md ``image.exported``: an image exporter that finished without error. s01 cut after L95 (the
+    attestation manifest of "#19 exporting to image", L90) and before "#19 DONE": not exported; whole: exported."""
+    lines = (SHARED / "s01-cold-plain.log").read_bytes().split(b"\n")
+    assert lines[89] == b"#19 exporting to image" and lines[94].startswith(b"#19 exporting attestation manifest")
+    cut = summarize_bytes(b"\n".join(lines[:95]) + b"\n").to_json()
+    assert (cut["outcome"], cut["image"]["exported"]) == ("incomplete", False)
+    assert summarize_path(SHARED / "s01-cold-plain.log").to_json()["image"]["exported"] is True
