@@ -515,3 +515,15 @@ def test_an_image_export_cut_before_its_end_exported_nothing() -> None:
     cut = summarize_bytes(b"\n".join(lines[:95]) + b"\n").to_json()
     assert (cut["outcome"], cut["image"]["exported"]) == ("incomplete", False)
     assert summarize_path(SHARED / "s01-cold-plain.log").to_json()["image"]["exported"] is True
+
+
+def test_a_context_upload_reported_as_it_goes() -> None:
+    """synthetic variant of s01: its build context (L18 "#5 transferring context: 1.03kB done") sent as a large one
+    is, with progress lines and times (as BuildKit prints an upload that takes a while). docs/json.md ``context``:
+    the bytes and seconds of the upload, its last report."""
+    data = (SHARED / "s01-cold-plain.log").read_bytes()
+    assert b"#5 transferring context: 1.03kB done\n" in data
+    variant = data.replace(b"#5 transferring context: 1.03kB done\n",
+                           b"#5 transferring context: 31.46MB 0.5s\n#5 transferring context: 62.91MB 1.0s\n"
+                           b"#5 transferring context: 104.86MB 1.7s done\n")
+    assert summarize_bytes(variant).to_json()["context"] == {"bytes": 104_860_000, "seconds": 1.7}
