@@ -233,3 +233,19 @@ def test_a_pattern_that_breaks_once_it_is_the_secret() -> None:
     with pytest.raises(RulesError) as caught:
         user_rules_from_toml('[[redact]]\npattern = "(a)\\\\1"', SOURCE)
     assert str(caught.value) == f"{SOURCE}: redact 1: bad pattern: {' '.join(str(why.value).split())}"
+
+
+def test_the_match_in_a_reason_is_its_first_120_characters() -> None:
+    """docs/taxonomy.md: {match} is the matched text, its first 120 characters. s14's final message (its last line,
+    "ERROR: failed to build: failed to solve: failed to push ...") is longer than that."""
+    from buildlog import DEFAULT_RULES
+
+    log = SHARED / "s14-auth-no-credentials-plain.log"
+    final = log.read_bytes().rstrip(b"\n").split(b"\n")[-1].decode()
+    matched = final.removeprefix("ERROR: ")
+    assert len(matched) > 120 and '"' not in matched  # no quoted command, which would be blanked first
+    mine = rules_from_toml('[[rule]]\nname = "whole"\npattern = "failed to build: .*"\nclass = "auth"\n'
+                           'reason = "{match}"')
+    s = summarize_bytes(log.read_bytes(), DEFAULT_RULES.with_rules(mine))
+    assert s.failure is not None and s.failure.rule == "whole"
+    assert s.failure.reason == matched[:120]
