@@ -38,7 +38,6 @@ import os
 import platform
 import pstats
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -49,6 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure the checkout this script is in
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import environment, run_once  # noqa: E402  (the start-up measurement is startup.py's)
+
 LOG_DIRS = [ROOT.parent / "shared" / "logs", ROOT / "tests" / "fixtures" / "shared"]
 SMALL_LOG = ROOT / "samples" / "s04-fail-exit1-plain.log"
 PLAIN_LINE = re.compile(rb"^#(\d+) (.*)$")
@@ -164,15 +166,8 @@ def best_of(repeat: int, fn: Callable[[Path], int], path: Path) -> tuple[float, 
 
 def wall(command: list[str], repeat: int = 7) -> tuple[float, float]:
     """The best wall time and the best CPU time (user + system) of ``repeat`` runs of ``command``."""
-    best_wall = best_cpu = float("inf")
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=_env())
-        best_wall = min(best_wall, time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        best_cpu = min(best_cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return best_wall, best_cpu
+    runs = [run_once(command, _env()) for _ in range(repeat)]
+    return min(w for w, _c in runs), min(c for _w, c in runs)
 
 
 def peak_rss_mib(path: Path) -> float:
@@ -194,12 +189,8 @@ _PYCACHE = tempfile.mkdtemp(prefix="buildlog-bench-pycache.")
 
 
 def _env() -> dict[str, str]:
-    # Start-up as an installed package has it: pip compiles the bytecode when it installs, so the processes timed
-    # read it from a cache of their own (filled by a first, untimed run) even where PYTHONDONTWRITEBYTECODE is set.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "PYTHONPYCACHEPREFIX": _PYCACHE}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
+    # start-up as an installed package has it: bytecode compiled (see benchmarks/startup.py)
+    return environment(ROOT, _PYCACHE)
 
 
 # ---------------------------------------------------------------------------------------------------------------
