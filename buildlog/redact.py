@@ -196,19 +196,23 @@ class Redactor:
         if self._always:
             return set(range(len(texts)))
         if not self._ascii_triggers:  # a user's trigger outside ASCII: bytes.lower() would not lower its text
-            return {i for i, text in enumerate(texts) if self.might_hold_secret(text)}
+            return self._each_might_hold_secret(texts)
         # Searched as UTF-8 bytes: bytes.lower() lowers ASCII only, at memory speed, where str.lower() of a text
         # with one character outside Latin-1 ("✔") is ten times slower. The triggers are ASCII, and only two
         # characters have a lower case with ASCII in it: where either is present, the texts are lowered as text.
         encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
         lowered = b"\0".join(encoded).lower()  # no trigger holds "\0": none is found across two texts
         if _ASCII_LOWER_CASES[0] in lowered or _ASCII_LOWER_CASES[1] in lowered:
-            return {i for i, text in enumerate(texts) if self.might_hold_secret(text)}
+            return self._each_might_hold_secret(texts)
         starts = self._trigger_starts(lowered)
         if not starts:
             return set()
         ends = list(itertools.accumulate(len(data) + 1 for data in encoded))  # each text's "\0" in the joined
         return {bisect.bisect_right(ends, at) for at in starts}
+
+    def _each_might_hold_secret(self, texts: Sequence[str]) -> set[int]:
+        """``might_hold_secrets`` one text at a time, lowered as text: where lowering bytes would differ."""
+        return {i for i, text in enumerate(texts) if self.might_hold_secret(text)}
 
     def _trigger_starts(self, data: bytes) -> list[int]:
         """Where triggers begin in ``data``: at least one position inside each stretch between two "\0" that
