@@ -98,18 +98,18 @@ def block(name: str, *output: bytes) -> list[bytes]:
 
 
 def test_a_block_that_names_no_shown_vertex_goes_with_the_first_error() -> None:
-    """synthetic (above): the excerpt begins inside both steps (#24 shows first, L1; neither header is there), #23
-    fails first (L5, exit code 2), then #24 (L7, exit code 1); the block names "[builder 6/9] RUN make -j8", which
+    """synthetic (above): the excerpt begins with #24's header (s04 L78) and inside #23, whose header is cut; #23
+    fails first (L6, exit code 2), then #24 (L8, exit code 1); the block names "[builder 6/9] RUN make -j8", which
     no shown vertex is called. The block is the verdict (docs/formats.md) and the error that came first is its
-    step's: the class, exit code, line and text are #23's."""
-    data = b"".join([*SIDE_BY_SIDE, *block("[builder 6/9] RUN make -j8",
+    step's: the class, exit code, line and text are #23's, though #24 showed first."""
+    data = b"".join([b"#24 " + S04_STEP.encode() + b"\n", *SIDE_BY_SIDE, *block("[builder 6/9] RUN make -j8",
                                             b"121.7 gcc: fatal error: Killed signal terminated program cc1\n",
                                             b"121.8 make: *** [Makefile:88: src/lib/eval.o] Error 1\n")])
     s = summarize_bytes(data)
     assert s.outcome == "failure" and s.failure is not None
     assert (s.failure.failure_class, s.failure.step, s.failure.exit_code) == (
         "build-step", "[builder 6/9] RUN make -j8", 2)
-    assert (s.failure.line, s.failure.text) == (5, MAKE_ERROR)
+    assert (s.failure.line, s.failure.text) == (6, MAKE_ERROR)
 
 
 def test_a_block_that_names_a_shown_vertex_is_that_vertexs_failure() -> None:
