@@ -907,12 +907,13 @@ def _names(box: str, name: str) -> bool:
 
 
 def _cache_state(imports: list[CacheImport], counts: StepCounts) -> str:
-    found = any(i.found for i in imports)
+    """docs/json.md's ``cache.state``: whether an import was found does not matter once a step was cached (a local
+    cache warms a build as well as an imported one); with nothing cached, a cache looked for makes it cold."""
     if counts.user_cached == 0:
         if imports:
             return "cold"
         return "none"
-    if counts.miss == 0 and (found or counts.user_cached):
+    if counts.miss == 0:
         return "warm"
     return "partial"
 
