@@ -1,0 +1,156 @@
+"""The facts a build summary states beside its verdict: step counts, the first cache miss, the build context,
+when the build started, the vertex records and the advice drawn from them; and the reason of a failure whose rule
+matched a long text.
+
+Expected values are read off the logs (line numbers cited) or taken from the documents that make them a contract
+(docs/json.md, docs/taxonomy.md); logs changed in code are named synthetic variants.
+"""
+
+from __future__ import annotations
+
+from fixturelib import FIXTURES, SHARED
+
+from buildlog import summarize_bytes, summarize_path
+
+LIVE = FIXTURES / "live"
+EXCERPTS = FIXTURES / "excerpts"
+
+
+def log_lines(path: str) -> list[bytes]:
+    """The lines of a fixture log, each with its line end (index 0 is L1)."""
+    return (FIXTURES / path).read_bytes().splitlines(keepends=True)
+
+
+# ------------------------------------------------------------------------------------------------ step counts
+
+
+def test_executed_counts_the_vertices_done_and_not_cached() -> None:
+    """docs/json.md ``steps.executed``: vertices that ran and finished (DONE, not cached). s01 is a cold build of 20
+    vertices (#1-#20), none CACHED; #4, the cache import, ends in an ERROR (L15) and never prints DONE: 19."""
+    s = summarize_path(SHARED / "s01-cold-plain.log")
+    assert s.last is not None
+    assert (s.last.steps.total, s.last.steps.cached, s.last.steps.errored) == (20, 0, 1)
+    assert s.last.steps.executed == 19
+
+
+def test_from_counts_each_base_image() -> None:
+    """docs/json.md ``steps.from``: each FROM is counted, none is a cache hit or miss. synthetic variant of s01,
+    whose two stages share one base (L21 "#6 [builder 1/9] FROM ..."): the final stage starts from another image,
+    so a second FROM vertex (#21, made up) is shown before its first step (L33 "#7 [stage-1 2/5] WORKDIR /app")."""
+    log = log_lines("shared/s01-cold-plain.log")
+    assert log[32] == b"#7 [stage-1 2/5] WORKDIR /app\n"
+    extra = [b"#21 [stage-1 1/5] FROM docker.io/library/alpine:3.20@sha256:" + b"0" * 64 + b"\n",
+             b"#21 DONE 0.0s\n", b"\n"]
+    s = summarize_bytes(b"".join([*log[:32], *extra, *log[32:]]))
+    assert s.last is not None
+    assert s.last.steps.from_ == 2
+    assert summarize_path(SHARED / "s01-cold-plain.log").last.steps.from_ == 1  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------------------- the first miss
+
+
+def test_the_first_miss_is_the_earliest_step_of_its_stage_not_the_first_shown() -> None:
+    """docs/json.md ``first_miss``: the step that invalidated everything after it in its stage. Docker 20.10 shows
+    "#8 [4/5] COPY config/logging.yaml" (L28) before "#5 [2/5] WORKDIR /srv/copy" (L32), which also ran (L34 DONE,
+    not CACHED): the first miss is step 2, on L32, whatever the order they were printed in."""
+    s = summarize_path(LIVE / "docker20-copy-missing.log")
+    assert s.last is not None and s.last.first_miss is not None
+    miss = s.last.first_miss
+    assert (miss.name, miss.index, miss.vertex, miss.line) == ("[2/5] WORKDIR /srv/copy", 2, 5, 32)
+    assert [(m.name, m.line) for m in s.last.first_miss_by_stage] == [("[2/5] WORKDIR /srv/copy", 32)]
+
+
+# ------------------------------------------------------------------------------------------- build context
+
+
+def test_a_context_upload_without_a_time_takes_its_vertexs_time() -> None:
+    """docs/json.md ``context``: ``seconds`` is the vertex's time where the status has none. s01 L18 "#5
+    transferring context: 1.03kB done" has no time; L19 "#5 DONE 0.0s"."""
+    s = summarize_path(SHARED / "s01-cold-plain.log")
+    assert s.to_json()["context"] == {"bytes": 1030, "seconds": 0.0}
+
+
+def test_a_context_upload_cut_before_its_vertex_is_done_has_no_time() -> None:
+    """s01 cut after L18 "#5 transferring context: 1.03kB done", before L19 "#5 DONE 0.0s": the bytes are known,
+    no time is (docs/json.md ``context``: the vertex's time where the status has none; here there is none)."""
+    log = log_lines("shared/s01-cold-plain.log")
+    assert log[17] == b"#5 transferring context: 1.03kB done\n" and log[18] == b"#5 DONE 0.0s\n"
+    assert summarize_bytes(b"".join(log[:18])).to_json()["context"] == {"bytes": 1030, "seconds": None}
+
+
+# ---------------------------------------------------------------------------------------------- started_at
+
+
+def test_started_at_is_the_earliest_rawjson_start_not_the_first_seen() -> None:
+    """docs/json.md ``started_at``: the earliest rawjson start. s01-cold-rawjson cut before L17: L18 is the first
+    start the cut log shows (02:33:34.399498368), but L20 repeats, with its error, the cache import's start, which
+    is earlier (02:33:34.398035602, first reported on L15)."""
+    log = log_lines("shared/s01-cold-rawjson.log")
+    assert b'"started":"2026-11-28T02:33:34.399498368Z"' in log[17]
+    assert b'"started":"2026-11-28T02:33:34.398035602Z"' in log[19]
+    s = summarize_bytes(b"".join(log[16:]))
+    assert s.to_json()["started_at"] == "2026-11-28T02:33:34.398035602Z"
+
+
+def test_started_at_compares_times_not_their_text() -> None:
+    """synthetic variant of the cut above: the cache import started at 02:33:34.39 (L15, L20), which Go's RFC 3339
+    prints without its trailing zeros ("34.39Z"). It is still the earliest start of the cut log (the next is L18's
+    34.399498368), though as text "34.39Z" sorts after "34.399...Z"."""
+    log = log_lines("shared/s01-cold-rawjson.log")
+    assert b"2026-11-28T02:33:34.398035602Z" in log[19]
+    data = b"".join(log[16:]).replace(b"2026-11-28T02:33:34.398035602Z", b"2026-11-28T02:33:34.39Z")
+    assert summarize_bytes(data).to_json()["started_at"] == "2026-11-28T02:33:34.39Z"
+
+
+# --------------------------------------------------------------------------------- vertex records, advice
+
+
+def test_a_legacy_steps_key_is_its_number_and_instruction() -> None:
+    """docs/json.md ``vertices[].key``: the legacy builder's ``Step 3/7 : RUN x`` is ``[3] RUN x``. Steps 1-6 of
+    docker20-legacy-failure (L2, L4, L7, L10, L13, L16)."""
+    s = summarize_path(LIVE / "docker20-legacy-failure.log")
+    assert s.last is not None
+    assert [v.key for v in s.last.vertices] == [
+        "[1] FROM blbase:latest", "[2] WORKDIR /srv/legacy", "[3] COPY app.conf ./",
+        '[4] RUN echo "legacy builder step" && cat app.conf', '[5] RUN echo "to stdout" && echo "to stderr" >&2',
+        '[6] RUN echo "running checks" && echo "check failed: debug is on" >&2 && exit 3']
+
+
+def test_a_run_that_downloads_without_a_cache_mount_is_advised() -> None:
+    """docs/json.md ``advice``: ``download-without-cache-mount``, a RUN that ran downloads packages without
+    ``--mount=type=cache``. f02-command-failed L1 "#12 [stage-1 3/3] RUN ./gradlew build" ran (and was killed,
+    L2): Gradle downloads its dependencies, and the command mounts no cache."""
+    s = summarize_path(EXCERPTS / "f02-command-failed-synthetic.log")
+    assert s.last is not None
+    assert [(a.rule, a.step) for a in s.last.advice] == [
+        ("download-without-cache-mount", "[stage-1 3/3] RUN ./gradlew build")]
+    assert s.last.advice[0].text in s.last.hints
+
+
+def test_the_platforms_are_those_the_vertex_names_carry() -> None:
+    """docs/json.md ``platforms``: the platforms named in the vertex names (``[linux/arm64 builder 3/7]``).
+    synthetic variant of s04 as a two-platform build prints it: each step of the builder stage named for
+    linux/arm64 (``[builder 10/10]`` becomes ``[linux/arm64 builder 10/10]``)."""
+    data = (SHARED / "s04-fail-exit1-plain.log").read_bytes()
+    assert b"[builder 10/10] RUN" in data
+    s = summarize_bytes(data.replace(b"[builder ", b"[linux/arm64 builder "))
+    assert s.last is not None
+    assert s.last.platforms == ["linux/arm64"]
+
+
+# ----------------------------------------------------------------------------------- a long matched text
+
+
+def test_a_reasons_match_is_its_first_120_characters() -> None:
+    """docs/taxonomy.md: ``{match}`` in a reason is the text the pattern matched, its first 120 characters. The
+    azblob error (f08-azblob-busy, L1-L5, hard-wrapped as it is printed) is matched joined, from
+    "blob.core.windows.net" in L1's URL on to "RESPONSE 503" on L3: longer than 120 characters."""
+    data = (EXCERPTS / "f08-azblob-busy-synthetic.log").read_bytes()
+    joined = data.replace(b"\n", b"").decode()
+    start = joined.index("blob.core.windows.net")
+    assert joined.index("RESPONSE 503") - start > 120
+    s = summarize_bytes(data)
+    assert s.failure is not None and s.failure.rule == "cache-service"
+    assert s.failure.reason == (
+        f"The cache service failed or throttled the cache export ({joined[start:start + 120]}); retry.")
