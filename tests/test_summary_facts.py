@@ -154,3 +154,37 @@ def test_a_reasons_match_is_its_first_120_characters() -> None:
     assert s.failure is not None and s.failure.rule == "cache-service"
     assert s.failure.reason == (
         f"The cache service failed or throttled the cache export ({joined[start:start + 120]}); retry.")
+
+
+# ------------------------------------------------------------------------------------- where and why, again
+
+
+def test_a_build_canceled_while_exporting_its_cache_is_canceled() -> None:
+    """docs/json.md ``outcome`` "canceled", docs/taxonomy.md ``canceled``: interrupted, ``Canceled: context
+    canceled``. synthetic excerpt: the error block of s07's cache export (L143-L145, " > exporting cache to
+    registry:") and s09's final line (L86). Where it stopped is the cache export; why is the interruption, which
+    stays the class (no retry), not ``cache-export``."""
+    s07 = log_lines("shared/s07-cache-registry-down-no-ignore-plain.log")
+    s09 = log_lines("shared/s09-canceled-sigint-plain.log")
+    assert s07[143] == b" > exporting cache to registry:\n"
+    assert s09[85] == b"ERROR: failed to build: failed to solve: Canceled: context canceled\n"
+    s = summarize_bytes(b"".join([*s07[142:145], s09[85]]))
+    assert s.outcome == "canceled" and s.failure is not None
+    assert (s.failure.failure_class, s.failure.retryable, s.failure.step) == (
+        "canceled", False, "exporting cache to registry")
+
+
+def test_a_vertex_rule_that_backtracks_is_named_in_the_hints() -> None:
+    """docs/taxonomy.md: a user pattern that runs out of time is skipped and named once, with the line it took too
+    long on. A vertex-scope rule is tried on the failed step's name (s04's block, L96 " > [builder 10/10] RUN
+    ..."); "^(.|..)+[0-9]$" backtracks on a name that does not end in a digit (this one ends in "run.sh"). The
+    verdict is s04's (L116, exit code 1)."""
+    from buildlog import DEFAULT_RULES, rules_from_toml
+
+    slow = rules_from_toml('[[rule]]\nname = "slow-name"\npattern = "^(.|..)+[0-9]$"\nclass = "network"\n'
+                           'scope = "vertex"\nretryable = true\n')
+    s = summarize_path(SHARED / "s04-fail-exit1-plain.log", DEFAULT_RULES.with_rules(slow))
+    assert s.failure is not None and (s.failure.failure_class, s.failure.exit_code) == ("build-step", 1)
+    assert s.last is not None
+    assert [h for h in s.last.hints if "slow-name" in h] == [
+        "The user rule 'slow-name' took too long on line 116 (its pattern backtracks) and was skipped."]
