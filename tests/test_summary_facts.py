@@ -188,3 +188,42 @@ def test_a_vertex_rule_that_backtracks_is_named_in_the_hints() -> None:
     assert s.last is not None
     assert [h for h in s.last.hints if "slow-name" in h] == [
         "The user rule 'slow-name' took too long on line 116 (its pattern backtracks) and was skipped."]
+
+
+# ------------------------------------------------------------------ a final message hard-wrapped by a web view
+
+
+def wrapped_last_line(cut_before: bytes, last: bytes | None = None) -> bytes:
+    """s04 with its final line (L116, or ``last`` in its place) hard-wrapped before ``cut_before``, as a CI web
+    view wraps a long line (synthetic)."""
+    log = log_lines("shared/s04-fail-exit1-plain.log")
+    line = (last or log[115]).rstrip(b"\n")
+    at = line.rindex(cut_before)
+    return b"".join(log[:115]) + line[:at] + b"\n" + line[at:] + b"\n"
+
+
+def test_a_final_rule_that_backtracks_only_on_the_joined_message_is_named() -> None:
+    """docs/taxonomy.md: a user pattern that runs out of time is skipped and named once, with the line it took too
+    long on. synthetic variant of s04: L116 wrapped inside "successfully" ("... success" / "fully: exit code: 1").
+    "^(.|..)+successfully[^:]" is quickly found absent from the pieces, and backtracks on the pieces joined (the
+    word is there, followed by ":"); the verdict stays s04's."""
+    from buildlog import DEFAULT_RULES, rules_from_toml
+
+    slow = rules_from_toml('[[rule]]\nname = "slow-final"\npattern = "^(.|..)+successfully[^:]"\n'
+                           'class = "network"\nretryable = true\n')
+    s = summarize_bytes(wrapped_last_line(b"fully: exit code: 1"), DEFAULT_RULES.with_rules(slow))
+    assert s.failure is not None and (s.failure.failure_class, s.failure.exit_code) == ("build-step", 1)
+    assert s.last is not None
+    assert [h for h in s.last.hints if "slow-final" in h] == [
+        "The user rule 'slow-final' took too long on line 116 (its pattern backtracks) and was skipped."]
+
+
+def test_a_wrapped_final_message_without_an_exit_code_leaves_the_failed_steps() -> None:
+    """synthetic variant of s04: L116 replaced by a message that repeats no vertex's error and names no exit code,
+    hard-wrapped ("... not com" / "pleted"). The failed step is the one vertex that reported an error (#15, L94
+    "... exit code: 1"): its exit code is the failure's (docs/json.md ``failure.exit_code``), wrapped or not."""
+    last = b"ERROR: failed to build: failed to solve: the build was not completed"
+    s = summarize_bytes(wrapped_last_line(b"pleted", last))
+    assert s.failure is not None
+    assert (s.failure.step, s.failure.exit_code, s.failure.line) == (
+        '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh', 1, 116)
