@@ -227,3 +227,41 @@ def test_a_wrapped_final_message_without_an_exit_code_leaves_the_failed_steps() 
     assert s.failure is not None
     assert (s.failure.step, s.failure.exit_code, s.failure.line) == (
         '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh', 1, 116)
+
+
+# ------------------------------------------------------------------------------ the step's last output lines
+
+
+def test_step_output_rules_read_the_last_lines_of_separate_runs_too() -> None:
+    """docs/taxonomy.md: step-output rules look at the last 30 lines the failing step printed. synthetic variant of
+    s04: its failing step #15 printed "No space left on device" (s15's real dd line, L51), then 40 lines of its own
+    output (L106, repeated), each a run of its own (a blank line between them, as when another vertex's lines come
+    in between); the error block, which repeats the last lines, is left out. The disk that filled up 40 lines
+    before the end is not why the step failed: build-step, as s04."""
+    log = log_lines("shared/s04-fail-exit1-plain.log")
+    at = log.index(b"#15 0.047 running unit tests\n")
+    block_start = log.index(b"------\n")
+    block_end = log.index(b"------\n", block_start + 1)
+    early = b"#15 0.047 dd: error writing '/srv/index.5': No space left on device\n"
+    filler = [log[at], b"\n"] * 40
+    s = summarize_bytes(b"".join([*log[: at + 1], early, b"\n", *filler, *log[at + 1 : block_start],
+                                  *log[block_end + 1 :]]))
+    assert s.failure is not None
+    assert (s.failure.failure_class, s.failure.exit_code) == ("build-step", 1)
+
+
+# ------------------------------------------------------------------------------------- a log cut at its start
+
+
+def test_a_vertex_whose_header_was_cut_is_counted_but_is_no_step() -> None:
+    """docs/json.md ``steps``: s01 cut before L5 "#1 DONE 0.0s" (vertex #1's header, L3, is gone): #1 is a vertex
+    of no known kind, neither a step nor a miss, and every Dockerfile step after it is counted as in the whole log."""
+    log = log_lines("shared/s01-cold-plain.log")
+    assert log[4] == b"#1 DONE 0.0s\n"
+    whole = summarize_path(SHARED / "s01-cold-plain.log").last
+    cut = summarize_bytes(b"".join(log[4:])).last
+    assert whole is not None and cut is not None
+    assert (cut.steps.user_cacheable, cut.steps.user_cached, cut.steps.miss) == (
+        whole.steps.user_cacheable, whole.steps.user_cached, whole.steps.miss)
+    assert cut.first_miss is not None and whole.first_miss is not None
+    assert (cut.first_miss.name, cut.first_miss.line + 4) == (whole.first_miss.name, whole.first_miss.line)
