@@ -44,7 +44,8 @@ def test_from_counts_each_base_image() -> None:
     s = summarize_bytes(b"".join([*log[:32], *extra, *log[32:]]))
     assert s.last is not None
     assert s.last.steps.from_ == 2
-    assert summarize_path(SHARED / "s01-cold-plain.log").last.steps.from_ == 1  # type: ignore[union-attr]
+    whole = summarize_path(SHARED / "s01-cold-plain.log").last
+    assert whole is not None and whole.steps.from_ == 1
 
 
 # ----------------------------------------------------------------------------------------- the first miss
