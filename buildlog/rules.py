@@ -234,23 +234,27 @@ class RuleSet:
         return redactor_for(self.secrets)
 
     def match(self, text: str, scope: str = "final", style: str | None = None,
-              on_timeout: Callable[[Rule], None] | None = None) -> tuple[Rule, str] | None:
-        """The first rule whose pattern is found in ``text``. A user rule's pattern is searched with a timeout
-        (it is untrusted input); one that runs out of time is skipped and passed to ``on_timeout``."""
+              on_timeout: Callable[[Rule], None] | None = None, *, also: str | None = None) -> tuple[Rule, str] | None:
+        """The first rule whose pattern is found in ``text``, or in ``also``: the same text in another form (a
+        hard-wrapped message with its pieces joined). Rules are tried in their order over both forms, so that a
+        user rule comes first whichever form it matches. A user rule's pattern is searched with a timeout (it is
+        untrusted input); one that runs out of time is skipped and passed to ``on_timeout``."""
+        forms = (text,) if also is None else (text, also)
         for rule in self.rules:
             if rule.scope != scope or (rule.style is not None and rule.style != style):
                 continue
-            if rule.timeout is None:
-                m = rule.pattern.search(text)
-            else:
-                try:
-                    m = rule.pattern.search(text, timeout=rule.timeout)
-                except TimeoutError:
-                    if on_timeout is not None:
-                        on_timeout(rule)
-                    continue
-            if m is not None:
-                return rule, m.group(0)
+            for form in forms:
+                if rule.timeout is None:
+                    m = rule.pattern.search(form)
+                else:
+                    try:
+                        m = rule.pattern.search(form, timeout=rule.timeout)
+                    except TimeoutError:
+                        if on_timeout is not None:
+                            on_timeout(rule)
+                        break
+                if m is not None:
+                    return rule, m.group(0)
         return None
 
 

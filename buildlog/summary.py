@@ -794,7 +794,9 @@ class _BuildFold:
         """A vertex whose header an excerpt cut off, in a build whose beginning is cut (every build shows vertex 1
         first): named by its number, or by the line that came first (a status: ``#20 writing layer sha256:...
         done``, ``#20 preparing build cache for export``), neither of which is the name of a known kind."""
-        return vertex.info.kind == "other" and 1 not in self.vertices
+        first = self.vertices.get(1)
+        # vertex 1 itself may be the one whose header was cut: then it is known by a status line, of no known kind
+        return vertex.info.kind == "other" and (first is None or first.info.kind == "other")
 
     def _finished_frame(self) -> bool:
         """A FINISHED tty frame ends a build that got past its frontend (an excerpt may keep only this frame, or
@@ -873,10 +875,9 @@ class _BuildFold:
             matched = rules.match(place, scope="vertex", on_timeout=timed_out)
         if matched is None:
             blanked = compiled(_QUOTED_COMMAND).sub(_blank_command, message)
-            matched = rules.match(blanked, scope="final", style=style, on_timeout=timed_out)
-            if matched is None and "\n" in blanked:
-                # a web view may have hard-wrapped the line: its pieces joined
-                matched = rules.match(blanked.replace("\n", ""), scope="final", style=style, on_timeout=timed_out)
+            # a web view may have hard-wrapped the line: its pieces joined are the line
+            matched = rules.match(blanked, scope="final", style=style, on_timeout=timed_out,
+                                  also=blanked.replace("\n", "") if "\n" in blanked else None)
         info = parse_vertex_name(place) if place is not None else None
         if matched is None and not message and info is not None and info.instruction == "RUN":
             # an error block (or tty row) names a failed RUN step and no line says more: the step's command failed

@@ -266,3 +266,51 @@ def test_a_run_of_exactly_thirty_output_lines_is_read_whole() -> None:
     assert s.failure is not None and s.failure.failure_class == "disk-full"
     s = summarize_bytes(variant(15))
     assert s.failure is not None and (s.failure.failure_class, s.failure.exit_code) == ("build-step", 1)
+
+
+# ------------------------------------------------------------------ which error, which rule
+
+
+def test_an_excerpt_that_cut_the_first_vertexs_header_goes_with_its_block() -> None:
+    """f09-booting-deadline from L5 on: vertex #1's header ("[internal] booting buildkit", L3) is cut, so #1 is
+    known only by its status line ("pulling image ... 118.2s done"); its error block names the vertex (L7-L8). A
+    builder that could not boot is the failure, as the whole excerpt's label says: builder-connection-lost,
+    retryable, at "[internal] booting buildkit" (not a ``timeout`` of a step called by its status line)."""
+    log = lines(EXCERPTS / "f09-booting-deadline-synthetic.log")
+    assert log[2] == b"#1 [internal] booting buildkit\n" and log[4].startswith(b"#1 pulling image")
+    s = summarize_bytes(b"".join(log[4:]))
+    assert s.outcome == "failure" and s.failure is not None
+    assert (s.failure.failure_class, s.failure.retryable, s.failure.step) == (
+        "builder-connection-lost", True, "[internal] booting buildkit")
+
+
+def test_the_first_of_two_errors_is_the_step_a_final_message_names_no_step_of() -> None:
+    """synthetic variant of s04: #7 (header L26, before #15's) reports an error too, after #15 (L94), and the
+    final line is s06's (L85: the daemon went away), which repeats neither error. The build failed of the
+    connection (builder-connection-lost, as s06); the step that failed first is #15's, not the vertex shown first."""
+    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    s06_final = lines(SHARED / "s06-daemon-killed-plain.log")[84]
+    assert s06_final.startswith(b"ERROR: failed to build: failed to receive status")
+    late = b'#7 ERROR: process "/bin/sh -c echo \\"compiling lib\\"" did not complete successfully: exit code: 2\n'
+    s = summarize_bytes(b"".join([*log[:94], late, s06_final]))
+    assert s.outcome == "failure" and s.failure is not None
+    assert (s.failure.failure_class, s.failure.step, s.failure.line) == ("builder-connection-lost", S04_STEP, 96)
+
+
+def test_a_user_rule_comes_first_on_a_hard_wrapped_final_message() -> None:
+    """docs/taxonomy.md: user rules are tried before the built-in ones. synthetic variant of s06: its final line
+    (L85) hard-wrapped by a CI web view inside "Unavailable" ("... code = Unavail" / "able desc = error reading
+    from server: EOF"). A user rule that matches the line only whole (its pieces joined) still comes before the
+    built-in rule that matches the second piece ("error reading from server: EOF")."""
+    log = lines(SHARED / "s06-daemon-killed-plain.log")
+    final = log[84].rstrip(b"\n")
+    assert final.endswith(b"code = Unavailable desc = error reading from server: EOF")
+    at = final.index(b"able desc")
+    wrapped = b"".join([*log[:84], final[:at], b"\n", final[at:], b"\n", *log[85:]])
+    user = rules_from_toml('[[rule]]\nname = "daemon-gone"\npattern = "code = Unavailable desc"\n'
+                           'class = "builder-connection-lost"\nretryable = true\nreason = "Ours."\n')
+    s = summarize_bytes(wrapped, DEFAULT_RULES.with_rules(user))
+    assert s.failure is not None
+    assert (s.failure.rule, s.failure.reason) == ("daemon-gone", "Ours.")
+    plain = summarize_bytes(wrapped)
+    assert plain.failure is not None and plain.failure.rule not in (None, "daemon-gone")
