@@ -20,8 +20,8 @@ python3 -c 'import mutmut' 2>/dev/null || { echo "mutmut is not installed: pip i
 # slow, so it is left out. run.py's decisions are tested in-process by tests/test_run_logic.py (the build commands
 # are processes, buildlog is not); test_run.py's process tests check the command line and add no mapping.
 declare -A TESTS=(
-    [rules]="tests/test_rules.py tests/test_rules_file.py tests/test_rules_untrusted.py tests/test_redact.py tests/test_verdicts.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py"
-    [summary]="tests/test_verdicts.py tests/test_summary_fold.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py tests/test_summary_details.py tests/test_rules.py tests/test_legacy_errors.py tests/test_excerpts.py tests/test_ci_logs.py tests/test_tty_docker20.py tests/test_summary_fleet.py tests/test_rules_untrusted.py"
+    [rules]="tests/test_rules.py tests/test_rules_file.py tests/test_summary_verdict_paths.py tests/test_rules_untrusted.py tests/test_redact.py tests/test_verdicts.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py"
+    [summary]="tests/test_verdicts.py tests/test_summary_fold.py tests/test_summary_verdict_paths.py tests/test_summary_facts.py tests/test_summary_incomplete.py tests/test_traps.py tests/test_summary_labels.py tests/test_live_labels.py tests/test_summary_details.py tests/test_rules.py tests/test_legacy_errors.py tests/test_excerpts.py tests/test_ci_logs.py tests/test_tty_docker20.py tests/test_summary_fleet.py tests/test_rules_untrusted.py"
     [run]="tests/test_run_logic.py tests/test_run.py"
     [cleaning]="tests/test_cleaning.py tests/test_excerpts.py tests/test_formats_detection.py tests/test_ci_logs.py tests/test_expected_events.py tests/test_plain_grammar.py"
 )
