@@ -266,3 +266,16 @@ def test_a_vertex_whose_header_was_cut_is_counted_but_is_no_step() -> None:
         whole.steps.user_cacheable, whole.steps.user_cached, whole.steps.miss)
     assert cut.first_miss is not None and whole.first_miss is not None
     assert (cut.first_miss.name, cut.first_miss.line + 4) == (whole.first_miss.name, whole.first_miss.line)
+
+
+def test_the_critical_paths_time_is_rounded_to_the_microsecond() -> None:
+    """docs/json.md: ``critical_path.seconds`` is rounded to the microsecond. In s02-warm-rawjson the only step that
+    ran is the cache export (L39 started 02:33:42.513900628, L58 completed 02:33:42.659912257): 0.146011629 s,
+    given as 0.146012."""
+    from buildlog import summarize_path
+
+    s = summarize_path(SHARED / "s02-warm-rawjson.log")
+    assert s.last is not None
+    critical = s.last.to_json()["critical_path"]
+    assert critical["steps"] == ["exporting cache to registry"]
+    assert critical["seconds"] == 0.146012
