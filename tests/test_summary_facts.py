@@ -279,3 +279,18 @@ def test_the_critical_paths_time_is_rounded_to_the_microsecond() -> None:
     critical = s.last.to_json()["critical_path"]
     assert critical["steps"] == ["exporting cache to registry"]
     assert critical["seconds"] == 0.146012
+
+
+def test_a_frontend_image_resolved_is_no_cache_import() -> None:
+    """synthetic variant of s01: a Dockerfile with a ``# syntax=`` line makes BuildKit resolve the frontend's image
+    first (reference/FORMAT.md: "resolve image config for docker-image://docker.io/docker/dockerfile:1"), a
+    vertex with a ref that is no cache. The cache imports are s01's label's: 127.0.0.1:5000/app:buildcache, not
+    found."""
+    from buildlog import summarize_bytes
+
+    log = (SHARED / "s01-cold-plain.log").read_bytes().split(b"\n")
+    assert log[4] == b"#1 DONE 0.0s" and log[5] == b""
+    frontend = [b"#21 resolve image config for docker-image://docker.io/docker/dockerfile:1", b"#21 DONE 0.5s", b""]
+    s = summarize_bytes(b"\n".join(log[:6] + frontend + log[6:]))
+    assert s.last is not None
+    assert s.last.to_json()["cache"]["imports"] == [{"ref": "127.0.0.1:5000/app:buildcache", "found": False}]
