@@ -294,3 +294,24 @@ def test_a_frontend_image_resolved_is_no_cache_import() -> None:
     s = summarize_bytes(b"\n".join(log[:6] + frontend + log[6:]))
     assert s.last is not None
     assert s.last.to_json()["cache"]["imports"] == [{"ref": "127.0.0.1:5000/app:buildcache", "found": False}]
+
+
+def test_a_broad_copy_as_the_first_miss_before_an_install_is_advised() -> None:
+    """docs/json.md's advice ``copy-manifests-first``: the first miss is a copy of the whole context and
+    dependencies are installed after it in its stage. synthetic variant of s01: its first miss, "[stage-1 2/5]
+    WORKDIR /app" (L33), made a "COPY . .", and its stage's last step (L87) a "RUN npm ci". Without the install
+    (s01's own steps otherwise), no such advice."""
+    from buildlog import summarize_bytes
+
+    data = (SHARED / "s01-cold-plain.log").read_bytes()
+    assert b"[stage-1 2/5] WORKDIR /app" in data
+    assert b"[stage-1 5/5] COPY entrypoint.sh /app/entrypoint.sh" in data
+    broad = data.replace(b"[stage-1 2/5] WORKDIR /app", b"[stage-1 2/5] COPY . .")
+    variant = broad.replace(b"[stage-1 5/5] COPY entrypoint.sh /app/entrypoint.sh", b"[stage-1 5/5] RUN npm ci")
+    s = summarize_bytes(variant)
+    assert s.last is not None
+    advice = {a["rule"]: a["step"] for a in s.last.to_json()["advice"]}
+    assert advice.get("copy-manifests-first") == "[stage-1 2/5] COPY . ."
+    s = summarize_bytes(broad)
+    assert s.last is not None
+    assert "copy-manifests-first" not in {a["rule"] for a in s.last.to_json()["advice"]}
