@@ -315,3 +315,23 @@ def test_a_broad_copy_as_the_first_miss_before_an_install_is_advised() -> None:
     s = summarize_bytes(broad)
     assert s.last is not None
     assert "copy-manifests-first" not in {a["rule"] for a in s.last.to_json()["advice"]}
+
+
+def test_one_cache_import_found_is_no_cold_build() -> None:
+    """docs/json.md's advice ``cache-import-not-found`` says the build ran cold because no import was found.
+    synthetic variant of s02 (its import found, L14-L16) with a second --cache-from that was not found, its lines
+    s12's (L22-L23) renumbered: one import was found, so no such advice; both imports are listed, with
+    ``found`` false for the second one only."""
+    from buildlog import summarize_bytes
+
+    log = (SHARED / "s02-warm-plain.log").read_bytes().split(b"\n")
+    assert log[15] == b"#4 DONE 0.0s" and log[16] == b""
+    missed = [b"#40 importing cache manifest from 127.0.0.1:5000/worker:buildcache",
+              b"#40 ERROR: failed to configure registry cache importer: 127.0.0.1:5000/worker:buildcache: not found",
+              b""]
+    s = summarize_bytes(b"\n".join(log[:17] + missed + log[17:]))
+    assert s.last is not None
+    j = s.last.to_json()
+    assert [(i["ref"], i["found"]) for i in j["cache"]["imports"]] == [
+        ("127.0.0.1:5000/app:buildcache", True), ("127.0.0.1:5000/worker:buildcache", False)]
+    assert "cache-import-not-found" not in {a["rule"] for a in j["advice"]}
