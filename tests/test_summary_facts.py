@@ -335,3 +335,22 @@ def test_one_cache_import_found_is_no_cold_build() -> None:
     assert [(i["ref"], i["found"]) for i in j["cache"]["imports"]] == [
         ("127.0.0.1:5000/app:buildcache", True), ("127.0.0.1:5000/worker:buildcache", False)]
     assert "cache-import-not-found" not in {a["rule"] for a in j["advice"]}
+
+
+def test_only_dockerfile_steps_other_than_from_are_cacheable_in_the_fleet_records() -> None:
+    """docs/stats.md: a step's ``miss_rate`` is given for cacheable steps only, and docs/json.md says which those
+    are: Dockerfile steps, FROM excepted. In s01's records, the "[builder N/9]" and "[stage-1 N/5]" steps are
+    cacheable but their FROM; the [internal] loads, the cache import and export and the image export are not."""
+    from buildlog import summarize_path
+    from buildlog.stats import run_record
+
+    path = SHARED / "s01-cold-plain.log"
+    s = summarize_path(path)
+    assert s.last is not None
+    record = run_record(str(path), s.last)
+    cacheable = {step.key: step.cacheable for step in record.steps}
+    steps = [k for k in cacheable if k.startswith(("[builder ", "[stage-1 "))]
+    assert len(steps) == 13  # 9 + 4 steps, s01 L21-L87: stage-1 1/5 is builder 1/9 (one FROM vertex, #6)
+    for key, flag in cacheable.items():
+        expected = key in steps and " FROM " not in key
+        assert flag is expected, key
