@@ -314,3 +314,16 @@ def test_a_user_rule_comes_first_on_a_hard_wrapped_final_message() -> None:
     assert (s.failure.rule, s.failure.reason) == ("daemon-gone", "Ours.")
     plain = summarize_bytes(wrapped)
     assert plain.failure is not None and plain.failure.rule not in (None, "daemon-gone")
+
+
+def test_the_block_of_the_step_the_final_message_names_is_its_block() -> None:
+    """synthetic variant of s04: after #15's error block (L95-L107) a second block, of the step #7 (L26, whose
+    error the log does not show), as a client prints one block per failed vertex. The final line (L116) repeats
+    #15's error: the failed step is #15's, with its own block, not the block printed last."""
+    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    assert log[106] == b"------\n"
+    lib = b'[builder  6/10] RUN echo "compiling lib" && sleep 1'
+    other = block(lib.decode(), b"1.012 compiling lib\n")
+    s = summarize_bytes(b"".join([*log[:107], *other, *log[107:]]))
+    assert s.outcome == "failure" and s.failure is not None
+    assert (s.failure.step, s.failure.exit_code, s.failure.line) == (S04_STEP, 1, len(log) + len(other))
