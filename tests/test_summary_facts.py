@@ -8,18 +8,9 @@ Expected values are read off the logs (line numbers cited) or taken from the doc
 
 from __future__ import annotations
 
-from fixturelib import FIXTURES, SHARED
+from fixturelib import EXCERPTS, LIVE, SHARED, log_lines
 
 from buildlog import summarize_bytes, summarize_path
-
-LIVE = FIXTURES / "live"
-EXCERPTS = FIXTURES / "excerpts"
-
-
-def log_lines(path: str) -> list[bytes]:
-    """The lines of a fixture log, each with its line end (index 0 is L1)."""
-    return (FIXTURES / path).read_bytes().splitlines(keepends=True)
-
 
 # ------------------------------------------------------------------------------------------------ step counts
 
@@ -37,7 +28,7 @@ def test_from_counts_each_base_image() -> None:
     """docs/json.md ``steps.from``: each FROM is counted, none is a cache hit or miss. synthetic variant of s01,
     whose two stages share one base (L21 "#6 [builder 1/9] FROM ..."): the final stage starts from another image,
     so a second FROM vertex (#21, made up) is shown before its first step (L33 "#7 [stage-1 2/5] WORKDIR /app")."""
-    log = log_lines("shared/s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[32] == b"#7 [stage-1 2/5] WORKDIR /app\n"
     extra = [b"#21 [stage-1 1/5] FROM docker.io/library/alpine:3.20@sha256:" + b"0" * 64 + b"\n",
              b"#21 DONE 0.0s\n", b"\n"]
@@ -75,7 +66,7 @@ def test_a_context_upload_without_a_time_takes_its_vertexs_time() -> None:
 def test_a_context_upload_cut_before_its_vertex_is_done_has_no_time() -> None:
     """s01 cut after L18 "#5 transferring context: 1.03kB done", before L19 "#5 DONE 0.0s": the bytes are known,
     no time is (docs/json.md ``context``: the vertex's time where the status has none; here there is none)."""
-    log = log_lines("shared/s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[17] == b"#5 transferring context: 1.03kB done\n" and log[18] == b"#5 DONE 0.0s\n"
     assert summarize_bytes(b"".join(log[:18])).to_json()["context"] == {"bytes": 1030, "seconds": None}
 
@@ -87,7 +78,7 @@ def test_started_at_is_the_earliest_rawjson_start_not_the_first_seen() -> None:
     """docs/json.md ``started_at``: the earliest rawjson start. s01-cold-rawjson cut before L17: L18 is the first
     start the cut log shows (02:33:34.399498368), but L20 repeats, with its error, the cache import's start, which
     is earlier (02:33:34.398035602, first reported on L15)."""
-    log = log_lines("shared/s01-cold-rawjson.log")
+    log = log_lines(SHARED / "s01-cold-rawjson.log")
     assert b'"started":"2026-11-28T02:33:34.399498368Z"' in log[17]
     assert b'"started":"2026-11-28T02:33:34.398035602Z"' in log[19]
     s = summarize_bytes(b"".join(log[16:]))
@@ -98,7 +89,7 @@ def test_started_at_compares_times_not_their_text() -> None:
     """synthetic variant of the cut above: the cache import started at 02:33:34.39 (L15, L20), which Go's RFC 3339
     prints without its trailing zeros ("34.39Z"). It is still the earliest start of the cut log (the next is L18's
     34.399498368), though as text "34.39Z" sorts after "34.399...Z"."""
-    log = log_lines("shared/s01-cold-rawjson.log")
+    log = log_lines(SHARED / "s01-cold-rawjson.log")
     assert b"2026-11-28T02:33:34.398035602Z" in log[19]
     data = b"".join(log[16:]).replace(b"2026-11-28T02:33:34.398035602Z", b"2026-11-28T02:33:34.39Z")
     assert summarize_bytes(data).to_json()["started_at"] == "2026-11-28T02:33:34.39Z"
@@ -165,8 +156,8 @@ def test_a_build_canceled_while_exporting_its_cache_is_canceled() -> None:
     canceled``. synthetic excerpt: the error block of s07's cache export (L143-L145, " > exporting cache to
     registry:") and s09's final line (L86). Where it stopped is the cache export; why is the interruption, which
     stays the class (no retry), not ``cache-export``."""
-    s07 = log_lines("shared/s07-cache-registry-down-no-ignore-plain.log")
-    s09 = log_lines("shared/s09-canceled-sigint-plain.log")
+    s07 = log_lines(SHARED / "s07-cache-registry-down-no-ignore-plain.log")
+    s09 = log_lines(SHARED / "s09-canceled-sigint-plain.log")
     assert s07[143] == b" > exporting cache to registry:\n"
     assert s09[85] == b"ERROR: failed to build: failed to solve: Canceled: context canceled\n"
     s = summarize_bytes(b"".join([*s07[142:145], s09[85]]))
@@ -197,7 +188,7 @@ def test_a_vertex_rule_that_backtracks_is_named_in_the_hints() -> None:
 def wrapped_last_line(cut_before: bytes, last: bytes | None = None) -> bytes:
     """s04 with its final line (L116, or ``last`` in its place) hard-wrapped before ``cut_before``, as a CI web
     view wraps a long line (synthetic)."""
-    log = log_lines("shared/s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     line = (last or log[115]).rstrip(b"\n")
     at = line.rindex(cut_before)
     return b"".join(log[:115]) + line[:at] + b"\n" + line[at:] + b"\n"
@@ -239,7 +230,7 @@ def test_step_output_rules_read_the_last_lines_of_separate_runs_too() -> None:
     output (L106, repeated), each a run of its own (a blank line between them, as when another vertex's lines come
     in between); the error block, which repeats the last lines, is left out. The disk that filled up 40 lines
     before the end is not why the step failed: build-step, as s04."""
-    log = log_lines("shared/s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     at = log.index(b"#15 0.047 running unit tests\n")
     block_start = log.index(b"------\n")
     block_end = log.index(b"------\n", block_start + 1)
@@ -257,7 +248,7 @@ def test_step_output_rules_read_the_last_lines_of_separate_runs_too() -> None:
 def test_a_vertex_whose_header_was_cut_is_counted_but_is_no_step() -> None:
     """docs/json.md ``steps``: s01 cut before L5 "#1 DONE 0.0s" (vertex #1's header, L3, is gone): #1 is a vertex
     of no known kind, neither a step nor a miss, and every Dockerfile step after it is counted as in the whole log."""
-    log = log_lines("shared/s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[4] == b"#1 DONE 0.0s\n"
     whole = summarize_path(SHARED / "s01-cold-plain.log").last
     cut = summarize_bytes(b"".join(log[4:])).last

@@ -10,26 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixturelib import FIXTURES, SHARED
+from fixturelib import EXCERPTS, GH, HINT_END, LIVE, SHARED, log_lines
 
 from buildlog import events as ev
 from buildlog import parse_bytes, summarize_bytes, summarize_path
 from buildlog import summary as summary_module
 from buildlog.summary import Summarizer
 
-LIVE = FIXTURES / "live"
-EXCERPTS = FIXTURES / "excerpts"
 REAL_LOGS = sorted(SHARED.glob("*.log")) + sorted(LIVE.glob("docker20-*.log"))
 
-GH = "ghp_" + "Zx9Qw2" * 6  # a made-up token in the real shape (tests/test_redact.py)
-HINT_END = ("; buildlog's output redacts it, the log itself does not: rotate it, and pass secrets with --secret / "
-            "RUN --mount=type=secret.")  # docs/security.md, "The hint that says where"
-
-
-def lines(path: Path) -> list[bytes]:
-    """The log's lines as the parser numbers them (split at line feeds only: the legacy builder's first line ends
-    in "\\r\\r\\n")."""
-    return [line + b"\n" for line in path.read_bytes().split(b"\n")[:-1]]
 
 
 def github_timestamps(data: bytes, start_second: int = 0) -> bytes:
@@ -45,7 +34,7 @@ def secrets_variant() -> tuple[bytes, int]:
     """synthetic variant of s04: a token printed by the failing step #15, inside its run of output lines (L105
     "#15 0.047 running unit tests" is followed by L106 "#15 0.048 using token ..."); returns the log and that
     line's number."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     i = next(n for n, line in enumerate(log) if line == b"#15 0.047 running unit tests\n")
     assert log[i - 1].startswith(b"#15 ")  # a run of output: the token is not on the event's first line
     log.insert(i + 1, b"#15 0.048 using token " + GH.encode() + b"\n")
@@ -176,7 +165,7 @@ def test_secret_hint_names_the_line_inside_a_run_of_output() -> None:
 def test_secret_hint_counts_lines_not_findings() -> None:
     """synthetic variant of s04: the token twice on one output line, then on seven more lines: the hint names the
     first five lines and says how many more (docs/security.md: line numbers, never the value)."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     i = next(n for n, line in enumerate(log) if line == b"#15 0.047 running unit tests\n")
     token = GH.encode()
     added = [b"#15 0.048 token " + token + b" and again " + token + b"\n"]
@@ -194,7 +183,7 @@ def test_secret_hint_counts_lines_not_findings() -> None:
 def test_secret_hint_in_a_build_arg_and_in_the_log() -> None:
     """synthetic variant of docker20-legacy-success: its Step 2/5 made an ``ARG NPM_TOKEN=...`` (a build arg),
     and a line of the client's that is neither step output nor an ARG holds a URL with a password."""
-    log = lines(LIVE / "docker20-legacy-success.log")
+    log = log_lines(LIVE / "docker20-legacy-success.log")
     i = next(n for n, line in enumerate(log) if line.startswith(b"Step 2/5 :"))
     log[i] = b"Step 2/5 : ARG NPM_TOKEN=s3cretvalue42\n"
     s = summarize_bytes(b"".join(log))
@@ -242,7 +231,7 @@ def test_excerpt_that_starts_inside_the_cache_export() -> None:
     """The last two lines of s01 before its closing block: L127 "#20 writing cache image manifest ... done", L128
     "#20 DONE 0.2s". The export's header is cut: nothing says #20 is a cache export, so no export is reported
     (and the manifest line is no reason to fail)."""
-    log = lines(SHARED / "s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[126].startswith(b"#20 writing cache image manifest") and log[127] == b"#20 DONE 0.2s\n"
     s = summarize_bytes(b"".join(log[126:128]))
     assert s.last is not None and s.last.exports == [] and s.failure is None
@@ -251,7 +240,7 @@ def test_excerpt_that_starts_inside_the_cache_export() -> None:
 def test_warnings_block_alone_keeps_each_warnings_line() -> None:
     """The tail of s10 from L82 " 11 warnings found ..." on: each warning once, with its line in this excerpt
     (L83 of the log is line 2 here) and its Dockerfile line."""
-    log = lines(SHARED / "s10-build-check-warnings-plain.log")
+    log = log_lines(SHARED / "s10-build-check-warnings-plain.log")
     assert b"11 warnings found" in log[81]
     s = summarize_bytes(b"".join(log[81:]))
     assert s.last is not None
@@ -264,7 +253,7 @@ def test_a_build_without_output_ends_with_its_warnings_block() -> None:
     """synthetic variant of s10: the build with no output (no "#12 exporting to image", L72-L81, as with the
     docker-container driver and neither --push nor --load). The client prints the warnings block only at the end:
     a log cut right after its first line (L82) has ended; one cut before it has not."""
-    log = lines(SHARED / "s10-build-check-warnings-plain.log")
+    log = log_lines(SHARED / "s10-build-check-warnings-plain.log")
     assert log[71].startswith(b"#12 exporting to image") and log[80] == b"\n"
     body = log[:71]
     assert summarize_bytes(b"".join(body)).outcome == "incomplete"
@@ -334,7 +323,7 @@ def test_where_a_real_build_failed(name: str) -> None:
 def test_a_block_of_another_vertex_before_the_failed_steps() -> None:
     """synthetic variant of s04: a --cache-from that was not found prints its empty block (s01 L129-L131) before
     the failed step's (s04 L95): the failed step is the one its own block names, not the first block's."""
-    s04, s01 = lines(SHARED / "s04-fail-exit1-plain.log"), lines(SHARED / "s01-cold-plain.log")
+    s04, s01 = log_lines(SHARED / "s04-fail-exit1-plain.log"), log_lines(SHARED / "s01-cold-plain.log")
     assert s01[129].startswith(b" > importing cache manifest from") and s04[95].startswith(b" > [builder 10/10]")
     data = b"".join([*s04[:94], *s01[128:131], *s04[94:]])
     s = summarize_bytes(data)
@@ -346,7 +335,7 @@ def test_a_block_of_another_vertex_before_the_failed_steps() -> None:
 def test_a_build_whose_only_export_is_the_cache() -> None:
     """synthetic variant of s01 without its image export (L90-L101: no --push, no --load) and cut after L128 "#20
     DONE", before its closing block: every export it made finished, so the build reached its end."""
-    log = lines(SHARED / "s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[89].startswith(b"#19 exporting to image") and log[99].startswith(b"#19 DONE")
     assert log[127] == b"#20 DONE 0.2s\n"
     data = b"".join([*log[:89], *log[101:128]])
@@ -363,7 +352,7 @@ def test_a_step_output_rule_that_backtracks_is_named_once_in_the_hints() -> None
     a's, on which "(a|aa)+$" backtracks."""
     from buildlog import DEFAULT_RULES, rules_from_toml
 
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     i = next(n for n, line in enumerate(log) if line == b"#15 0.047 running unit tests\n")
     log.insert(i + 1, b"#15 0.048 " + b"a" * 40 + b"!\n")
     slow = rules_from_toml('[[rule]]\nname = "slow-output"\npattern = "(a|aa)+$"\nclass = "network"\n'

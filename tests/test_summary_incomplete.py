@@ -10,28 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixturelib import FIXTURES, SHARED
+from fixturelib import LIVE, S04_ERROR, S04_STEP, SHARED, log_lines
 
 from buildlog import RuleSet, parse_bytes, summarize_bytes
 from buildlog.rules import user_rules_from_toml
 from buildlog.summary import MAX_BUILDS_KEPT, Summarizer
 
-LIVE = FIXTURES / "live"
 REAL_LOGS = sorted(SHARED.glob("*.log")) + sorted(LIVE.glob("docker20-*.log"))
-S04_STEP = '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh'
-S04_ERROR = ('process "/bin/sh -c echo \\"running unit tests\\" && sleep 1 && sh tests/run.sh" did not complete '
-             "successfully: exit code: 1")
 NO_VERDICT = "The log ends without a verdict; so far: "
-
-
-def lines(path: Path) -> list[bytes]:
-    """The log's lines as the parser numbers them, each with its line feed."""
-    return [line + b"\n" for line in path.read_bytes().split(b"\n")[:-1]]
 
 
 def s04_until_its_error() -> list[bytes]:
     """s04 L1-L94: up to the failed step's ERROR line, before its error block and the client's final line."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     assert log[93] == f"#15 ERROR: {S04_ERROR}\n".encode()
     return log[:94]
 
@@ -99,7 +90,7 @@ def test_the_users_secret_patterns_find_secrets_for_the_hints() -> None:
     """docs/security.md: a rules file's ``[[redact]]`` patterns are the user's secret patterns, looked for with the
     built-in ones. synthetic variant of s04: its failing step printed an ``acme_`` token (a shape no built-in
     pattern knows) on the line after L80; the hint names the user's pattern and the line."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     at = next(i for i, line in enumerate(log) if line.startswith(b"#15 0."))
     log.insert(at + 1, b"#15 0.048 deploying with acme_" + b"k3y9" * 8 + b"\n")
     user, secrets = user_rules_from_toml(

@@ -8,29 +8,12 @@ named synthetic variants.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from fixturelib import FIXTURES, SHARED
+from fixturelib import EXCERPTS, GH, HINT_END, S04_ERROR, S04_STEP, SHARED, log_lines
 
 from buildlog import DEFAULT_RULES, Rule, parse_bytes, rules_from_toml, summarize_bytes, summarize_path
 from buildlog import summary as summary_module
 from buildlog.summary import Summarizer
-
-EXCERPTS = FIXTURES / "excerpts"
-
-GH = "ghp_" + "Zx9Qw2" * 6  # a made-up token in the real shape (tests/test_redact.py)
-HINT_END = ("; buildlog's output redacts it, the log itself does not: rotate it, and pass secrets with --secret / "
-            "RUN --mount=type=secret.")  # docs/security.md, "The hint that says where"
-S04_STEP = '[builder 10/10] RUN echo "running unit tests" && sleep 1 && sh tests/run.sh'
-S04_ERROR = ('process "/bin/sh -c echo \\"running unit tests\\" && sleep 1 && sh tests/run.sh" did not complete '
-             "successfully: exit code: 1")
-
-
-def lines(path: Path) -> list[bytes]:
-    """The log's lines as the parser numbers them, each with its line feed."""
-    return [line + b"\n" for line in path.read_bytes().split(b"\n")[:-1]]
-
 
 # ------------------------------------------------------------------ a wrapper's line as the only verdict
 
@@ -57,7 +40,7 @@ def test_a_failed_steps_block_decides_a_log_cut_before_its_final_line() -> None:
     """s04 cut after its error block and Dockerfile excerpt (L1-L115), before the final line (L116). The block
     (L96 " > [builder 10/10] RUN ...") is the verdict (docs/formats.md): the step it names failed, and the
     failure's decisive line and text are that step's ERROR line (L94 "#15 ERROR: process ... exit code: 1")."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     assert log[93].startswith(b"#15 ERROR: ") and log[115].startswith(b"ERROR: failed to build")
     s = summarize_bytes(b"".join(log[:115]))
     assert s.outcome == "failure" and s.failure is not None
@@ -69,7 +52,7 @@ def test_an_error_block_alone_names_a_run_step_that_failed() -> None:
     """s04's error block alone (L95-L107): no vertex line, no final line. docs/taxonomy.md: a failure whose only
     word is a block naming a RUN step is ``build-step``, "A RUN step failed; the log does not say with which exit
     code."; no line gives a message, so there is no decisive line, and the block's name is the text."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     assert log[94] == b"------\n" and log[106] == b"------\n"
     s = summarize_bytes(b"".join(log[94:107]))
     assert s.outcome == "failure" and s.failure is not None
@@ -129,7 +112,7 @@ def test_the_import_blocks_at_the_end_of_a_build_without_exports_end_it() -> Non
     the client prints the error blocks only once the build is over, here the empty block of its --cache-from that
     was not found (L129-L131). A log that reaches it has ended: a success, as the whole s01. Cut before it, the
     log has no end (docs/formats.md: incomplete)."""
-    log = lines(SHARED / "s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[89] == b"#19 exporting to image\n" and log[127] == b"#20 DONE 0.2s\n"
     assert log[128:131] == block("importing cache manifest from 127.0.0.1:5000/app:buildcache")
     s = summarize_bytes(b"".join([*log[:89], *log[128:131]]))
@@ -142,7 +125,7 @@ def test_a_build_with_many_error_blocks_keeps_a_bounded_number() -> None:
     targets' --cache-from were not found, L178-L183) with 40 targets: the fold keeps the lines of at most
     ``summary.MAX_BOXES`` blocks, the first ones, and a block past them is not taken for a headless block's lines.
     The verdict is s12's: success."""
-    log = lines(SHARED / "s12-bake-two-targets-plain.log")
+    log = log_lines(SHARED / "s12-bake-two-targets-plain.log")
     assert log[178] == b" > [worker] importing cache manifest from 127.0.0.1:5000/worker:buildcache:\n"
     blocks = [line for n in range(40)
               for line in block(f"[svc{n:02}] importing cache manifest from 127.0.0.1:5000/svc{n:02}:buildcache",
@@ -163,7 +146,7 @@ def test_a_build_with_many_error_blocks_keeps_a_bounded_number() -> None:
 def s01_with(warning: bytes) -> bytes:
     """synthetic variant of s01 (a build that exports its cache, L102 "#20 exporting cache to registry"): one of
     s10's build-check warnings printed in its Dockerfile's load vertex (after L4)."""
-    log = lines(SHARED / "s01-cold-plain.log")
+    log = log_lines(SHARED / "s01-cold-plain.log")
     assert log[3].startswith(b"#1 transferring dockerfile") and log[101] == b"#20 exporting cache to registry\n"
     return b"".join([*log[:4], warning, *log[4:]])
 
@@ -173,7 +156,7 @@ def test_secrets_in_arg_or_env_with_a_cache_export_give_a_hint() -> None:
     The hint names the warning, says it is about the exported cache, and gives the remedy as docs/security.md
     spells it (``RUN --mount=type=secret``), in a sentence. s10 L9 is the warning; s10 itself exports no cache: no
     hint there, nor for a warning of another rule (s10 L5) in s01, which keeps s01's own hints."""
-    s10 = lines(SHARED / "s10-build-check-warnings-plain.log")
+    s10 = log_lines(SHARED / "s10-build-check-warnings-plain.log")
     assert s10[8].startswith(b"#1 WARN: SecretsUsedInArgOrEnv:") and s10[4].startswith(b"#1 WARN: StageNameCasing:")
     s = summarize_bytes(s01_with(s10[8]))
     assert s.outcome == "success" and s.last is not None
@@ -192,7 +175,7 @@ def test_secrets_in_arg_or_env_with_a_cache_export_give_a_hint() -> None:
 def test_a_secret_on_two_lines_is_named_with_both() -> None:
     """docs/security.md: the hint gives the line numbers. synthetic variant of s04: a token printed by the failing
     step #15 on two lines after L105 "#15 0.047 running unit tests" (lines 80 and 81 of the variant)."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     i = next(n for n, line in enumerate(log) if line == b"#15 0.047 running unit tests\n")
     log[i + 1 : i + 1] = [b"#15 0.048 using token " + GH.encode() + b"\n",
                           b"#15 0.049 retrying with token " + GH.encode() + b"\n"]
@@ -207,7 +190,7 @@ def test_a_rule_that_backtracks_on_a_failure_without_a_decisive_line() -> None:
     """docs/taxonomy.md: a user pattern that runs out of time is named once in the hints, with the line it took
     too long on. synthetic variant of s04's error block alone (L95-L107), its step printing a run of a's on which
     "(a|aa)+$" backtracks: the failure has no decisive line (no line gives a message), so the hint names none."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     excerpt = [*log[94:96], b"1.058 " + b"a" * 40 + b"!\n", *log[96:107]]
     slow = rules_from_toml('[[rule]]\nname = "slow-output"\npattern = "(a|aa)+$"\nclass = "network"\n'
                            'scope = "step-output"\nretryable = true\n')
@@ -226,7 +209,7 @@ def test_an_excerpt_of_rawjson_lasts_from_its_earliest_start() -> None:
     first 15 lines cut): the first vertex shown is "[internal] load build context" (L18, started
     02:33:34.399498368Z), but "importing cache manifest ..." (L20) started earlier, at 02:33:34.398035602Z; the
     last completion is "exporting cache to registry" (L109, 02:33:40.190838284Z)."""
-    log = lines(SHARED / "s01-cold-rawjson.log")
+    log = log_lines(SHARED / "s01-cold-rawjson.log")
     assert b'"started":"2026-11-28T02:33:34.398035602Z"' in log[19]
     assert b'"completed":"2026-11-28T02:33:40.190838284Z"' in log[108]
     doc = summarize_bytes(b"".join(log[15:])).to_json()
@@ -239,7 +222,7 @@ def test_a_context_upload_that_has_only_begun_sent_no_bytes() -> None:
     s01-cold-rawjson cut after L24, the build context's first "transferring context:" status ("current": 0, no
     completion); the vertex "[internal] load build context" ran first from 02:33:34.399498368Z to .399555477Z
     (L18)."""
-    log = lines(SHARED / "s01-cold-rawjson.log")
+    log = log_lines(SHARED / "s01-cold-rawjson.log")
     assert b'"id":"transferring context:"' in log[23] and b'"current":0' in log[23]
     doc = summarize_bytes(b"".join(log[:24])).to_json()
     assert doc["context"] == {"bytes": 0, "seconds": pytest.approx((399555477 - 399498368) / 1e9, abs=1e-6)}
@@ -253,7 +236,7 @@ def test_a_run_of_exactly_thirty_output_lines_is_read_whole() -> None:
     s04 without its error block (L95-L107): the failing step #15 printed s15's real dd line (L51, "No space left on
     device") and then 29 more lines, all in one run: the dd line is the 30th from the end, read, so the class is
     ``disk-full``. One line more after it and it is not: ``build-step``, as s04."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     at = log.index(b"#15 0.047 running unit tests\n")
     assert log[at - 1].startswith(b"#15 [builder 10/10]") and log[at + 15].startswith(b"#15 ERROR: ")
     dd = b"#15 0.047 dd: error writing '/srv/index.5': No space left on device\n"
@@ -276,7 +259,7 @@ def test_an_excerpt_that_cut_the_first_vertexs_header_goes_with_its_block() -> N
     known only by its status line ("pulling image ... 118.2s done"); its error block names the vertex (L7-L8). A
     builder that could not boot is the failure, as the whole excerpt's label says: builder-connection-lost,
     retryable, at "[internal] booting buildkit" (not a ``timeout`` of a step called by its status line)."""
-    log = lines(EXCERPTS / "f09-booting-deadline-synthetic.log")
+    log = log_lines(EXCERPTS / "f09-booting-deadline-synthetic.log")
     assert log[2] == b"#1 [internal] booting buildkit\n" and log[4].startswith(b"#1 pulling image")
     s = summarize_bytes(b"".join(log[4:]))
     assert s.outcome == "failure" and s.failure is not None
@@ -288,8 +271,8 @@ def test_the_first_of_two_errors_is_the_step_a_final_message_names_no_step_of() 
     """synthetic variant of s04: #7 (header L26, before #15's) reports an error too, after #15 (L94), and the
     final line is s06's (L85: the daemon went away), which repeats neither error. The build failed of the
     connection (builder-connection-lost, as s06); the step that failed first is #15's, not the vertex shown first."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
-    s06_final = lines(SHARED / "s06-daemon-killed-plain.log")[84]
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
+    s06_final = log_lines(SHARED / "s06-daemon-killed-plain.log")[84]
     assert s06_final.startswith(b"ERROR: failed to build: failed to receive status")
     late = b'#7 ERROR: process "/bin/sh -c echo \\"compiling lib\\"" did not complete successfully: exit code: 2\n'
     s = summarize_bytes(b"".join([*log[:94], late, s06_final]))
@@ -302,7 +285,7 @@ def test_a_user_rule_comes_first_on_a_hard_wrapped_final_message() -> None:
     (L85) hard-wrapped by a CI web view inside "Unavailable" ("... code = Unavail" / "able desc = error reading
     from server: EOF"). A user rule that matches the line only whole (its pieces joined) still comes before the
     built-in rule that matches the second piece ("error reading from server: EOF")."""
-    log = lines(SHARED / "s06-daemon-killed-plain.log")
+    log = log_lines(SHARED / "s06-daemon-killed-plain.log")
     final = log[84].rstrip(b"\n")
     assert final.endswith(b"code = Unavailable desc = error reading from server: EOF")
     at = final.index(b"able desc")
@@ -320,7 +303,7 @@ def test_the_block_of_the_step_the_final_message_names_is_its_block() -> None:
     """synthetic variant of s04: after #15's error block (L95-L107) a second block, of the step #7 (L26, whose
     error the log does not show), as a client prints one block per failed vertex. The final line (L116) repeats
     #15's error: the failed step is #15's, with its own block, not the block printed last."""
-    log = lines(SHARED / "s04-fail-exit1-plain.log")
+    log = log_lines(SHARED / "s04-fail-exit1-plain.log")
     assert log[106] == b"------\n"
     lib = b'[builder  6/10] RUN echo "compiling lib" && sleep 1'
     other = block(lib.decode(), b"1.012 compiling lib\n")
