@@ -6,7 +6,10 @@ shows as ``#5 importing cache manifest from REF`` / ``#5 ERROR: ...: not found``
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
 
 from . import domain
 from . import events as ev
@@ -27,6 +30,10 @@ class BuildContext(Protocol):
 
 # An error ending so is shown by the plain printer as "#N CANCELED", not as "#N ERROR: ...".
 CANCELED_SUFFIX = "context canceled"
+
+
+# The vertex kinds whose first header is an event of its own (``header_event``).
+DOMAIN_HEADER_KINDS = frozenset({"cache-import", "cache-export", "image-export"})
 
 
 def header_event(n: int, name: str, *, line: int, end_line: int, raw: str, build: int,
@@ -74,13 +81,33 @@ def status_event(n: int, kind: str, status_id: str, *, line: int, end_line: int,
                  ci: ev.CIPrefix | None, current: int | None = None, total: int | None = None,
                  seconds: float | None = None, done: bool = False) -> ev.VertexStatus:
     """A status of vertex ``n`` (of this kind): a domain status when the id means something."""
+    key = (kind, status_id)
+    made = _STATUS_MAKERS.get(key)
+    if made is None:
+        made = _status_maker(kind, status_id)
+        if len(_STATUS_MAKERS) >= STATUS_CACHE_BOUND:
+            _STATUS_MAKERS.clear()
+        _STATUS_MAKERS[key] = made
+    build_it, own = made
+    return build_it(line, end_line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
+
+
+(_STATUS,) = ev.builders(ev.VertexStatus)
+_STATUS_FIELDS = len(attrs.fields(ev.VertexStatus))
+# (vertex kind, status id) -> the builder of its event and the values of the fields its class adds to
+# VertexStatus's: a status id comes back on every line that updates it (a layer's progress), and finding its class
+# is most of the cost of such a line
+_STATUS_MAKERS: dict[tuple[str, str], tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+STATUS_CACHE_BOUND = 4096
+
+
+def _status_maker(kind: str, status_id: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
     special = domain.status_event_class(kind, status_id)
-    if special is not None:
-        cls, extra = special
-        return cls(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, id=status_id,
-                   current=current, total=total, seconds=seconds, done=done, **extra)
-    return ev.VertexStatus(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, id=status_id,
-                           current=current, total=total, seconds=seconds, done=done)
+    if special is None:
+        return _STATUS, ()
+    cls, extra = special
+    own = [a.name for a in attrs.fields(cls)][_STATUS_FIELDS:]
+    return ev.builder(cls), tuple(extra[name] for name in own)
 
 
 def build_start(index: int, line: int, fmt: str, forced: bool) -> list[ev.Event]:

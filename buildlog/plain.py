@@ -8,12 +8,23 @@ message that may continue on the next lines (a registry's HTML body after ``ERRO
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from . import domain
 from . import events as ev
-from .derived import status_event
+from .derived import DOMAIN_HEADER_KINDS, header_event, status_event
 from .vertex_names import parse_vertex_name
+
+# The events of the hot paths, made from their fields in ``attrs.fields`` order (see ``events.builders``).
+_OUTPUT: Callable[..., ev.StepOutput]
+_CACHED: Callable[..., ev.VertexCached]
+_CANCELED: Callable[..., ev.VertexCanceled]
+_DONE: Callable[..., ev.VertexDone]
+_BLANK: Callable[..., ev.BlankLine]
+_HEADER: Callable[..., ev.VertexHeader]
+_OUTPUT, _CACHED, _CANCELED, _DONE, _BLANK, _HEADER = ev.builders(
+    ev.StepOutput, ev.VertexCached, ev.VertexCanceled, ev.VertexDone, ev.BlankLine, ev.VertexHeader)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Line shapes. Vertex lines are "#N REST"; REST is then told apart by the shapes below, cheapest first.
@@ -140,6 +151,20 @@ def parse_size(text: str | None) -> int | None:
     """``1.03kB`` -> 1030 (BuildKit prints decimal units; ``KiB`` style is binary)."""
     if not text:
         return None
+    try:
+        return _SIZES[text]  # a layer's total comes back on every line of its progress
+    except KeyError:
+        pass
+    if len(_SIZES) >= 4096:
+        _SIZES.clear()
+    value = _SIZES[text] = _parse_size(text)
+    return value
+
+
+_SIZES: dict[str, int | None] = {}
+
+
+def _parse_size(text: str) -> int | None:
     text = text.replace(" ", "")
     unit = text[-1]
     if unit != "B":
@@ -276,8 +301,8 @@ class PlainGrammar:
             return None
         self._last_header = None
         self._enter(b, n)
-        return ev.StepOutput(line=number, end_line=number, raw=raw, build=b.index, ci=ci, vertex=n,
-                             elapsed=float(m.group(1)), text=text[m.end() :], truncated=False)
+        elapsed = float(m.group(1))
+        return _OUTPUT(number, number, raw, b.index, ci, n, elapsed, text[m.end() :], False, elapsed)
 
     def _enter(self, b: _Build, n: int) -> None:
         """A line of vertex ``n`` of build ``b``: the vertex the next lines belong to."""
@@ -317,10 +342,10 @@ class PlainGrammar:
         if first == "C":
             if rest == "CACHED":
                 b.finished.add(n)
-                event = ev.VertexCached(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n)
+                event = _CACHED(number, number, raw, index, ci, n)
             elif rest == "CANCELED":
                 b.finished.add(n)
-                event = ev.VertexCanceled(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n)
+                event = _CANCELED(number, number, raw, index, ci, n)
             else:
                 return None
         elif first == "D" and rest.startswith("DONE "):
@@ -328,13 +353,11 @@ class PlainGrammar:
             if m is None:
                 return None
             b.finished.add(n)
-            event = ev.VertexDone(line=number, end_line=number, raw=raw, build=index, ci=ci, vertex=n,
-                                  seconds=float(m.group(1)))
+            event = _DONE(number, number, raw, index, ci, n, float(m.group(1)))
         else:
             known = b.names.get(n)
             if known is None or rest == known:
-                event = self._header(n, rest, {"line": number, "end_line": number, "raw": raw, "ci": ci,
-                                               "build": index, "vertex": n}, repeat=known is not None)
+                event = self._header(n, rest, known is not None, number, raw, ci, index)
             elif ((self._last_header == n and OLD_DIGEST.fullmatch(rest) is not None)
                   or (n in b.run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None)):
                 return None  # an old digest line, or output without times
@@ -361,7 +384,7 @@ class PlainGrammar:
         self._current = None
         if self._block == "warnings":
             self._block = None
-        return ev.BlankLine(line=number, end_line=number, raw=raw, build=self._build.index, ci=None)
+        return _BLANK(number, number, raw, self._build.index, None)
 
     def can_take_run(self, n: int) -> bool:
         """Whether output lines of vertex ``n`` here are step output of the build being read (what
@@ -392,8 +415,7 @@ class PlainGrammar:
             last_elapsed = float(last.group(1))
         else:
             last_elapsed = elapsed
-        return ev.StepOutput(line=number, end_line=number + count - 1, raw=raw, build=b.index, ci=None, vertex=n,
-                             elapsed=elapsed, text=text[:-1], truncated=False, last_elapsed=last_elapsed)
+        return _OUTPUT(number, number + count - 1, raw, b.index, None, n, elapsed, text[:-1], False, last_elapsed)
 
     def fragment(self, event: ev.Event) -> list[ev.Event]:
         """A later piece of an over-long line: passed through, after anything pending."""
@@ -512,9 +534,9 @@ class PlainGrammar:
         known = b.names.get(n)
         if known is None:
             if not (rest.endswith(" done") and b.index > 0 and n <= b.max_vertex and n in b.names):
-                return self._header(n, rest, common, repeat=False)
+                return self._header(n, rest, False, common["line"], common["raw"], common["ci"], b.index)
         elif rest == known:
-            return self._header(n, rest, common, repeat=True)
+            return self._header(n, rest, True, common["line"], common["raw"], common["ci"], b.index)
         if last_header == n and OLD_DIGEST.fullmatch(rest):
             return ev.VertexDigest(digest=rest, **common)
         if n in b.run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None:
@@ -545,7 +567,8 @@ class PlainGrammar:
             return True
         return b.max_vertex >= 3 and rest.startswith("[internal] load ")
 
-    def _header(self, n: int, name: str, common: dict[str, Any], repeat: bool) -> ev.Event:
+    def _header(self, n: int, name: str, repeat: bool, line: int, raw: str, ci: ev.CIPrefix | None,
+                build: int) -> ev.Event:
         b = self._build
         info = parse_vertex_name(name)
         self._last_header = n
@@ -554,13 +577,9 @@ class PlainGrammar:
             b.kinds[n] = info.kind
             if info.kind == "step" and info.instruction == "RUN":
                 b.run_vertices.add(n)
-            if info.kind == "cache-import" and info.ref:
-                return ev.CacheImportRequested(name=name, info=info, ref=info.ref, **common)
-            if info.kind == "cache-export":
-                return ev.CacheExportStarted(name=name, info=info, backend=info.backend or "unknown", **common)
-            if info.kind == "image-export":
-                return ev.ImageExportStarted(name=name, info=info, exporter=info.exporter or "unknown", **common)
-        return ev.VertexHeader(name=name, info=info, repeat=repeat, **common)
+            if info.kind in DOMAIN_HEADER_KINDS:
+                return header_event(n, name, line=line, end_line=line, raw=raw, build=build, ci=ci)
+        return _HEADER(line, line, raw, build, ci, n, name, info, repeat)
 
     def _status(self, n: int, rest: str, common: dict[str, Any]) -> ev.Event:
         return self._status_event(n, rest, common["line"], common["raw"], common["ci"], common["build"])
