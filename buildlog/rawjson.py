@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from . import events as ev
-from .derived import BuildContext, error_event, header_event
+from .derived import BuildContext, error_event, header_event, status_event
 from .domain import status_event_class
 from .plain import BUILD_CHECK, CLIPPED
 from .vertex_names import parse_vertex_name
@@ -259,9 +259,8 @@ class RawJsonGrammar:
         if self._build == 0 or (vertexes and self._has_work and self._starts_next_build(vertexes)):
             out += self._start(number)
         build = self._build
-        out.append(SolveStatusLine(line=number, end_line=number, raw=raw, build=build, ci=ci,
-                                   vertexes=len(vertexes), statuses=len(statuses), logs=len(logs),
-                                   warnings=len(warnings)))
+        out.append(_SOLVE_STATUS(number, number, raw, build, ci, len(vertexes), len(statuses), len(logs),
+                                 len(warnings)))
         touched = self._vertexes(vertexes, number, build, ci, out) if vertexes else ()
         if statuses:
             self._statuses(statuses, number, build, ci, out)
@@ -327,8 +326,7 @@ class RawJsonGrammar:
         if vx.name is None:
             vx.name = vx.digest  # a status or log for a vertex never sent: name it by its digest
         out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
-        out.append(VertexInputs(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n,
-                                digest=vx.digest, inputs=vx.inputs))
+        out.append(_INPUTS(number, number, "", build, ci, n, vx.digest, vx.inputs))
         if vx.kind in WORK_KINDS:
             self._has_work = True
 
@@ -443,15 +441,9 @@ class RawJsonGrammar:
                             seconds = (b - a) / 1e9
             current = get("current")
             total = get("total")
-            if special is None:
-                out.append(VertexStatus(line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
-                                        id=status_id, current=current if type(current) is int else None,
-                                        total=total if type(total) is int else None, seconds=seconds, done=done))
-            else:
-                out.append(special[0](line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
-                                      id=status_id, current=current if type(current) is int else None,
-                                      total=total if type(total) is int else None, seconds=seconds, done=done,
-                                      **special[1]))
+            out.append(status_event(vx.number, vx.kind, status_id, line=number, end_line=number, raw="", build=build,
+                                    ci=ci, current=current if type(current) is int else None,
+                                    total=total if type(total) is int else None, seconds=seconds, done=done))
 
     def _logs(self, logs: list[Any], number: int, build: int, ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
         for entry in logs:
@@ -527,7 +519,7 @@ class RawJsonGrammar:
         ended = False
         if vx.cached and not vx.cached_seen:
             vx.cached_seen = ended = True
-            out.append(VertexCached(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n))
+            out.append(_CACHED(number, number, "", build, ci, n))
         if vx.error is not None and vx.error != vx.error_seen:
             vx.error_seen = vx.error
             ended = True
@@ -549,8 +541,8 @@ class RawJsonGrammar:
     def _timing(self, vx: _Vertex, seconds: float, number: int, build: int, ci: ev.CIPrefix | None,
                 out: list[ev.Event]) -> None:
         if vx.first_started is not None and vx.last_completed is not None:
-            out.append(VertexTiming(line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
-                                    started=vx.first_started, completed=vx.last_completed, seconds=seconds))
+            out.append(_TIMING(number, number, "", build, ci, vx.number, vx.first_started, vx.last_completed,
+                               seconds))
 
     def _settle(self, vertexes: list[Any] | tuple[()]) -> list[ev.Event]:
         """The DONE of the vertices that completed on the previous line, unless this line runs them again."""
@@ -572,20 +564,20 @@ class RawJsonGrammar:
             if vx.partial is not None:
                 self._flush_partial(vx, number, build, ci, out)
             seconds = _merged_ns(vx.intervals) / 1e9
-            out.append(VertexDone(line=number, end_line=number, raw="", build=build, ci=ci, vertex=vx.number,
-                                  seconds=seconds))
+            out.append(_DONE(number, number, "", build, ci, vx.number, seconds))
             self._timing(vx, seconds, number, build, ci, out)
         return out
 
 
-# The classes built on every line, bound once.
-SolveStatusLine = ev.SolveStatusLine
-VertexStatus = ev.VertexStatus
-VertexInputs = ev.VertexInputs
-VertexCached = ev.VertexCached
-VertexDone = ev.VertexDone
-VertexTiming = ev.VertexTiming
-StepOutput = ev.StepOutput
+# The events built on most lines, made from their fields in ``attrs.fields`` order (see ``events.builders``).
+_SOLVE_STATUS: Callable[..., ev.SolveStatusLine]
+_INPUTS: Callable[..., ev.VertexInputs]
+_CACHED: Callable[..., ev.VertexCached]
+_DONE: Callable[..., ev.VertexDone]
+_TIMING: Callable[..., ev.VertexTiming]
+_OUTPUT: Callable[..., ev.StepOutput]
+_SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
+    ev.SolveStatusLine, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming, ev.StepOutput)
 _NONE: tuple[()] = ()
 
 # (vertex kind, status id) -> what status_event_class says: a status id comes back on every line that updates it.
@@ -611,5 +603,4 @@ def _output_event(n: int, text: str, elapsed: float | None, truncated: bool, num
         if clipped is not None:
             return ev.OutputClipped(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n,
                                     elapsed=elapsed, text=text, limit=clipped["limit"])
-    return StepOutput(line=number, end_line=number, raw="", build=build, ci=ci, vertex=n, elapsed=elapsed,
-                      text=text, truncated=truncated)
+    return _OUTPUT(number, number, "", build, ci, n, elapsed, text, truncated, elapsed)
