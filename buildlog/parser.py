@@ -172,8 +172,10 @@ class Parser:
         plain = self._plain
         max_line = self._max_line
         hold: tuple[str, int, int] | bool = False
-        # whether plain progress is read here: only the slow path (``_lines``) and runs can change it
-        allowed = self._runs_allowed()
+        rawjson = self._rawjson
+        # Whether plain progress is read here, whether its lines go straight to the plain grammar, and whether
+        # rawjson events wait for the next line: only the slow path (``_lines``) and runs change them.
+        allowed, direct, settle = self._state()
         while pos < size:
             first = buf[pos]
             if first == "#":
@@ -195,7 +197,7 @@ class Parser:
                             if event is not None:
                                 out.append(event)
                                 pos = end
-                                allowed = self._runs_allowed()
+                                allowed, direct, settle = self._state()
                                 continue
                 nl = buf.find("\n", pos)
                 if nl < 0:
@@ -203,7 +205,7 @@ class Parser:
                     hold = size - pos <= self._hold_line and (RUN_HEAD.match(buf, pos) is not None
                                                               or RUN_HEAD_PREFIX.match(buf, pos) is not None)
                     break
-                if allowed and nl - pos <= max_line and plain.idle:
+                if direct and nl - pos <= max_line:
                     # the hot path of every other vertex line: straight to the plain grammar
                     line = buf[pos : nl + 1]
                     if "\x1b" not in line:
@@ -211,8 +213,9 @@ class Parser:
                         single = plain.vertex_event(number, line,
                                                     line[:-2] if line.endswith("\r\n") else line[:-1], None)
                         if single is not None:
-                            if self._rawjson is not None and self._rawjson.pending:
-                                out += self._rawjson.settle()
+                            if settle and rawjson is not None:
+                                out += rawjson.settle()
+                                settle = False
                             self._last_plain = True
                             self._last_line = number
                             framer.number = number + 1
@@ -221,10 +224,11 @@ class Parser:
                             continue
                 out += self._lines(framer.feed_text(buf[pos : nl + 1]))
                 pos = nl + 1
-                allowed = self._runs_allowed()
-            elif first == "\n" and allowed and plain.idle:
-                if self._rawjson is not None and self._rawjson.pending:
-                    out += self._rawjson.settle()
+                allowed, direct, settle = self._state()
+            elif first == "\n" and direct:
+                if settle and rawjson is not None:
+                    out += rawjson.settle()
+                    settle = False
                 self._last_plain = True
                 self._last_line = number = framer.number
                 framer.number = number + 1
@@ -238,7 +242,7 @@ class Parser:
                     break  # a partial line that cannot begin a run: the framer gets it below
                 out += self._lines(framer.feed_text(buf[pos:end]))
                 pos = end
-                allowed = self._runs_allowed()
+                allowed, direct, settle = self._state()
         if pos < size:
             tail = buf[pos:] if pos else buf
             if hold is not False and not final:
@@ -299,6 +303,13 @@ class Parser:
     def _continuation(vertex: str) -> re.Pattern[str]:
         """More lines of a held run of ``vertex``."""
         return re.compile(rf"(?:#{vertex} {_RUN_LINE}){{0,{ev.MAX_RUN_LINES}}}")
+
+    def _state(self) -> tuple[bool, bool, bool]:
+        """For the scanner: whether runs are read here, whether a vertex or blank line may go straight to the plain
+        grammar (no error message waits for its continuation), and whether rawjson events wait to be settled."""
+        allowed = self._runs_allowed()
+        rawjson = self._rawjson
+        return allowed, allowed and self._plain.idle, rawjson is not None and rawjson.pending
 
     def _runs_allowed(self) -> bool:
         """Whether step output here is read as plain progress (not a tty frame, a legacy step, a web copy)."""
