@@ -5,6 +5,7 @@ and on texts made of the rules' own words."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,48 @@ def test_texts_of_the_rules_own_words(text: str, scope: str, style: str | None) 
     same_as_plain(text, scope, style)
     if "\n" in text:  # a hard-wrapped final message: both forms
         same_as_plain(text, scope, style, also=text.replace("\n", ""))
+
+
+def alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (split at the "|" outside groups, classes and escapes)."""
+    out, depth, in_class, escaped, start = [], 0, False, False, 0
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]" or pattern[i - 1] == "["
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+    return [*out, pattern[start:]]
+
+
+def test_alternatives_split_at_the_top_level_only() -> None:
+    assert alternatives(r"a(?:b|c)|[|]d|e\|f") == ["a(?:b|c)", "[|]d", "e\\|f"]
+
+
+# Each alternative of each built-in rule, as hypothesis makes texts it matches (in any case, with any letter the
+# pattern's case-insensitive letters stand for), alone and after or before other words.
+ALTERNATIVES = [(rule.name, alt) for rule in BUILTIN_RULES if isinstance(rule.source, str)
+                for alt in alternatives(rule.source)]
+
+
+@pytest.mark.parametrize(("name", "alternative"), ALTERNATIVES)
+@settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_texts_each_alternative_matches(name: str, alternative: str, data: st.DataObject) -> None:
+    text = data.draw(st.from_regex(re.compile(alternative, re.IGNORECASE | re.DOTALL), fullmatch=True))
+    around = data.draw(st.sampled_from(["", "failed to solve: ", "x", "\n"]))
+    for form in (text, around + text, text + around):
+        for scope in SCOPES:
+            same_as_plain(form, scope)
+        for style in STYLES:
+            same_as_plain(form, "final", style)
