@@ -654,17 +654,29 @@ class _BuildFold:
 
     def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
         from .advice import BuildFacts, advise
-        from .buildfacts import ContextUpload, VertexRecord, estimate_duration, miss_impact_estimated, miss_impact_exact
+        from .buildfacts import (
+            Consumers,
+            ContextUpload,
+            VertexRecord,
+            estimate_duration,
+            miss_impact_estimated,
+            miss_impact_exact,
+            stage_consumers,
+        )
         from .stepkey import step_key
 
-        records = [self._record(v, VertexRecord, step_key)
-                   for v in sorted(self.vertices.values(), key=lambda v: v.number)]
+        vertices = self.vertices
+        records = [self._record(vertices[n], VertexRecord, step_key) for n in sorted(vertices)]
         built.vertices = records
         miss = built.first_miss
+        consumers: Consumers | None = None  # read from the records once, for the miss's impact and the duration
         if miss is not None:
-            built.first_miss_impact = (
-                miss_impact_exact(records, miss.vertex, {n: g.inputs for n, g in graph.items()})
-                if graph is not None else miss_impact_estimated(records, miss.vertex))
+            if graph is not None:
+                inputs = {n: g.inputs for n, g in graph.items()}
+                built.first_miss_impact = miss_impact_exact(records, miss.vertex, inputs)
+            else:
+                consumers = stage_consumers(records)
+                built.first_miss_impact = miss_impact_estimated(records, miss.vertex, consumers)
         if self.context:
             # plain prints "transferring context: 1.03kB done" without a time: the vertex's own time is the upload's
             uploads = [(b, s if s is not None else self.vertices[n].seconds) for n, (b, s) in self.context.items()]
@@ -673,7 +685,7 @@ class _BuildFold:
                                           seconds=sum(seconds) if seconds else None)
         built.platforms = sorted({r.platform for r in records if r.platform})
         if built.duration_s is None and built.format != "legacy":
-            built.duration_s = estimate_duration(records)
+            built.duration_s = estimate_duration(records, consumers)
             built.duration_estimated = built.duration_s is not None
         built.started_at = self.first_ts or min(
             (v.started for v in self.vertices.values() if v.started), key=lambda s: rfc3339_ns(s) or 0, default=None)
@@ -699,14 +711,16 @@ class _BuildFold:
             status = "ran"
         else:
             status = "unfinished"
+        kind = info.kind
+        # VertexRecord's fields in their order (a call by keyword costs twice as much, once per vertex and build):
+        # vertex, name, key, kind, target, stage, platform, index, instruction, args, status, seconds, exit_code,
+        # user, cacheable. A step that failed or was cut has no DONE time; its last output line says how long it
+        # ran at least.
         return record(
-            vertex=v.number, name=v.name, key=step_key(v.name, info), kind=info.kind, target=info.target,
-            stage=info.stage, platform=info.platform, index=info.index, instruction=info.instruction,
-            # a step that failed or was cut has no DONE time; its last output line says how long it ran at least
-            args=info.args, status=status, seconds=v.seconds if v.seconds is not None else v.output_elapsed,
-            exit_code=v.exit_code,
-            user=info.kind not in NON_USER_KINDS,
-            cacheable=info.kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
+            v.number, v.name, step_key(v.name, info), kind, info.target, info.stage, info.platform, info.index,
+            info.instruction, info.args, status, v.seconds if v.seconds is not None else v.output_elapsed,
+            v.exit_code, kind not in NON_USER_KINDS,
+            kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
 
     def _graph(self) -> dict[int, GraphVertex]:
         by_digest = {v.digest: n for n, v in self.vertices.items() if v.digest is not None}
