@@ -184,17 +184,28 @@ def estimate_duration(records: Sequence[VertexRecord], consumers: Consumers | No
     run one after the other), then the exports one after the other. An estimate: steps of independent stages that
     overlap are counted once, waits between them not at all. ``consumers``: ``stage_consumers(records)``, when
     already known."""
-    timed = [r for r in records if r.seconds is not None]
-    if not timed:
-        return None
-    prepare = max((r.seconds or 0.0 for r in timed if r.kind not in ("step", "image-export", "cache-export")),
-                  default=0.0)
-    export = sum(r.seconds or 0.0 for r in timed if r.kind in ("image-export", "cache-export"))
+    # one pass: the preparation's longest time (as max() over them in order would find it), the exports' sum (in
+    # the same order as sum() would add them), each stage's own time
+    timed = False
+    prepare: float | None = None
+    export = 0.0
     own: dict[_StageId, float] = {}
     for r in records:
-        if r.kind == "step":
+        kind = r.kind
+        if kind == "step":
             sid = _stage_id(r)
             own[sid] = own.get(sid, 0.0) + (r.seconds or 0.0)
+        if r.seconds is None:
+            continue
+        timed = True
+        if kind in ("image-export", "cache-export"):
+            export += r.seconds or 0.0
+        elif kind != "step":
+            seconds = r.seconds or 0.0
+            if prepare is None or seconds > prepare:
+                prepare = seconds
+    if not timed:
+        return None
     consumed: dict[_StageId, set[_StageId]] = {sid: set() for sid in own}
     for source, users in (stage_consumers(records) if consumers is None else consumers).items():
         for user, _index in users:
@@ -220,4 +231,4 @@ def estimate_duration(records: Sequence[VertexRecord], consumers: Consumers | No
         return finish[sid]
 
     stages = max((end(sid) for sid in own), default=0.0)
-    return round(prepare + stages + export, 6)
+    return round((prepare if prepare is not None else 0.0) + stages + export, 6)
