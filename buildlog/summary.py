@@ -27,6 +27,9 @@ from .rules import DEFAULT_RULES, Rule, RuleSet
 from .vertex_names import parse_vertex_name
 
 if TYPE_CHECKING:  # the fleet view's modules are imported when a build is summed up, not with the package
+    from . import advice as _advice
+    from . import buildfacts as _buildfacts
+    from . import stepkey as _stepkey
     from .advice import Advice
     from .buildfacts import ContextUpload, MissImpact, VertexRecord
 
@@ -653,48 +656,39 @@ class _BuildFold:
     # -- the fleet view's facts (buildfacts.py, advice.py) --------------------------------------------------------
 
     def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
-        from .advice import BuildFacts, advise
-        from .buildfacts import (
-            Consumers,
-            ContextUpload,
-            VertexRecord,
-            estimate_duration,
-            miss_impact_estimated,
-            miss_impact_exact,
-            stage_consumers,
-        )
-        from .stepkey import step_key
-
+        if not _fleet_imported:
+            _import_fleet()
+        bf = _buildfacts
         vertices = self.vertices
-        records = [self._record(vertices[n], VertexRecord, step_key) for n in sorted(vertices)]
+        records = [self._record(vertices[n], bf.VertexRecord, _stepkey.step_key) for n in sorted(vertices)]
         built.vertices = records
         miss = built.first_miss
-        consumers: Consumers | None = None  # read from the records once, for the miss's impact and the duration
+        consumers: bf.Consumers | None = None  # read from the records once, for the miss's impact and the duration
         if miss is not None:
             if graph is not None:
                 inputs = {n: g.inputs for n, g in graph.items()}
-                built.first_miss_impact = miss_impact_exact(records, miss.vertex, inputs)
+                built.first_miss_impact = bf.miss_impact_exact(records, miss.vertex, inputs)
             else:
-                consumers = stage_consumers(records)
-                built.first_miss_impact = miss_impact_estimated(records, miss.vertex, consumers)
+                consumers = bf.stage_consumers(records)
+                built.first_miss_impact = bf.miss_impact_estimated(records, miss.vertex, consumers)
         if self.context:
             # plain prints "transferring context: 1.03kB done" without a time: the vertex's own time is the upload's
             uploads = [(b, s if s is not None else self.vertices[n].seconds) for n, (b, s) in self.context.items()]
             seconds = [s for _b, s in uploads if s is not None]
-            built.context = ContextUpload(bytes=sum(b for b, _s in uploads),
-                                          seconds=sum(seconds) if seconds else None)
+            built.context = bf.ContextUpload(bytes=sum(b for b, _s in uploads),
+                                             seconds=sum(seconds) if seconds else None)
         built.platforms = sorted({r.platform for r in records if r.platform})
         if built.duration_s is None and built.format != "legacy":
-            built.duration_s = estimate_duration(records, consumers)
+            built.duration_s = bf.estimate_duration(records, consumers)
             built.duration_estimated = built.duration_s is not None
         built.started_at = self.first_ts or min(
             (v.started for v in self.vertices.values() if v.started), key=lambda s: rfc3339_ns(s) or 0, default=None)
         by_number = {r.vertex: r for r in records}
-        facts = BuildFacts(
+        facts = _advice.BuildFacts(
             vertices=records, first_miss=by_number.get(miss.vertex) if miss is not None else None,
             imports_missed=[i.ref for i in built.imports if i.found is False],
             imports_found=any(i.found for i in built.imports), exports=[x.backend for x in built.exports])
-        built.advice = advise(facts)
+        built.advice = _advice.advise(facts)
         built.hints.extend(a.text for a in built.advice)
 
     @staticmethod
@@ -914,6 +908,20 @@ class _BuildFold:
             failure.reason = f"{what} the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
             failure.failure_class = "cache-export"
         return failure
+
+
+_fleet_imported = False
+
+
+def _import_fleet() -> None:
+    """Import the fleet view's modules as globals of this one, on the first summary: an import statement in a
+    function costs a few microseconds at every call (resolving the relative name), once per build."""
+    global _advice, _buildfacts, _stepkey, _fleet_imported
+    from . import advice as _advice
+    from . import buildfacts as _buildfacts
+    from . import stepkey as _stepkey
+
+    _fleet_imported = True
 
 
 def _names(box: str, name: str) -> bool:
