@@ -189,7 +189,9 @@ def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, scope: s
 
 # Ordered: more specific and more "inner" causes first. No unbounded ``.*`` between two parts: a message that
 # repeats the first part would make each occurrence scan to the end (quadratic; benchmarks/redos.py). A gap is
-# bounded (``[^\n]{0,300}?``), or stops where the next occurrence begins (the tempered ``(?:(?!X).)*?``).
+# bounded (``[^\n]{0,300}?``), or stops where the next occurrence begins (the tempered ``(?:(?!X).)*?``). The
+# standard library's parser reads these patterns too (Rule.needles): only syntax it reads as ``regex`` does (no
+# fuzzy matching, ``{e<=1}``, which it would take for literal text).
 BUILTIN_RULES: tuple[Rule, ...] = (
     # --- step output: causes the final "exit code: 1" hides
     _r("disk-full-output", r"no space left on device|disk quota exceeded", "disk-full", False,

@@ -73,6 +73,16 @@ def test_builtin_rule_needles_come_from_its_pattern() -> None:
     assert rule.needles == (("disk quota exceeded",), ("no space left on device",))
 
 
+@pytest.mark.parametrize("rule", BUILTIN_RULES, ids=lambda r: r.name)
+def test_builtin_patterns_are_read_alike_by_both_parsers(rule: Rule) -> None:
+    # the needles come from the standard library's reading of the pattern: no syntax it reads otherwise than the
+    # regex module (a fuzzy constraint, "{e<=1}", would be literal text to it), and none it cannot read
+    assert isinstance(rule.source, str)
+    re.compile(rule.source, re.IGNORECASE | re.DOTALL)
+    assert not re.search(r"\{[^}]*[<>=][^}]*\}", rule.source)
+    assert rule.needles  # every built-in rule has some: a pattern without is searched in every text
+
+
 def test_user_rules_have_no_needles() -> None:
     # a user pattern may use syntax of the regex module that the standard parser reads as literals ({e<=1}: fuzzy)
     user = rules_from_toml('[[rule]]\npattern = "(?:conection refused){e<=1}"\nclass = "network"\n')[0]
