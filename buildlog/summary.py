@@ -588,7 +588,8 @@ class _BuildFold:
         vertices = self.vertices.values()
         counts = StepCounts()
         step_times: list[tuple[str, float]] = []
-        stage_misses: dict[tuple[str | None, str | None], StepMiss] = {}
+        # (target, stage) -> the first miss's rank and vertex (its StepMiss is made once the loop has found it)
+        stage_misses: dict[tuple[str | None, str | None], tuple[tuple[int, int], _Vertex]] = {}
         for v in vertices:
             counts.total += 1
             counts.cached += v.cached
@@ -615,13 +616,14 @@ class _BuildFold:
                 # shown and not cached: it ran (done, failed, canceled, or still running when the log ends), so
                 # it missed the cache; the printers show no vertex before it starts
                 key = (info.target, info.stage)
-                miss = StepMiss(v.name, info.stage, info.index, v.number, v.header_line)
+                rank = (info.index or 0, v.header_line)
                 best = stage_misses.get(key)
-                if best is None or (miss.index or 0, miss.line) < (best.index or 0, best.line):
-                    stage_misses[key] = miss
+                if best is None or rank < best[0]:
+                    stage_misses[key] = (rank, v)
         counts.miss = counts.user_cacheable - counts.user_cached
         imports = list(self.imports.values()) + self.extra_imports
-        by_stage = sorted(stage_misses.values(), key=lambda m: m.line)
+        by_stage = sorted((StepMiss(v.name, v.info.stage, v.info.index, v.number, v.header_line)
+                           for _rank, v in stage_misses.values()), key=lambda m: m.line)
         first_miss = by_stage[0] if by_stage else None
         critical = None
         graph: dict[int, GraphVertex] | None = None
@@ -683,9 +685,9 @@ class _BuildFold:
             built.duration_estimated = built.duration_s is not None
         built.started_at = self.first_ts or min(
             (v.started for v in self.vertices.values() if v.started), key=lambda s: rfc3339_ns(s) or 0, default=None)
-        by_number = {r.vertex: r for r in records}
+        first = next((r for r in records if r.vertex == miss.vertex), None) if miss is not None else None
         facts = _advice.BuildFacts(
-            vertices=records, first_miss=by_number.get(miss.vertex) if miss is not None else None,
+            vertices=records, first_miss=first,
             imports_missed=[i.ref for i in built.imports if i.found is False],
             imports_found=any(i.found for i in built.imports), exports=[x.backend for x in built.exports])
         built.advice = _advice.advise(facts)
