@@ -8,6 +8,7 @@ in). The command families the checks look for are tables too (``DEPENDENCY_INSTA
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -99,10 +100,16 @@ def _min_mode_multi_stage(f: BuildFacts) -> str | None:
 
 def _download_without_cache_mount(f: BuildFacts) -> str | None:
     for r in f.vertices:
-        if r.instruction == "RUN" and r.ran and r.args and _DOWNLOAD.search(r.args) and not _CACHE_MOUNT.search(
-                r.args):
+        if r.instruction == "RUN" and r.ran and r.args and _downloads_without_cache_mount(r.args):
             return r.name
     return None
+
+
+@lru_cache(maxsize=4096)
+def _downloads_without_cache_mount(args: str) -> bool:
+    # by text: the same RUN steps come back in every build of a project, and two searches each cost more than the
+    # rest of the advice
+    return bool(_DOWNLOAD.search(args)) and not _CACHE_MOUNT.search(args)
 
 
 ADVICE_RULES: list[AdviceRule] = [

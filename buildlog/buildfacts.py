@@ -10,6 +10,7 @@ exact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -90,35 +91,50 @@ def referenced_stages(r: VertexRecord) -> list[str]:
     ``FROM builder``."""
     if not r.args:
         return []
+    return list(_references(r.instruction, r.args))
+
+
+@lru_cache(maxsize=4096)
+def _references(instruction: str | None, args: str) -> tuple[str, ...]:
+    # by text: the same steps come back in every build of a project, and every summary reads them twice
     # both shapes of reference hold "from=": most steps have none, and need no search
-    found = [(m["stage"] or "").lower() for m in _STAGE_REFERENCES.finditer(r.args)] if "from=" in r.args else []
-    if r.instruction == "FROM":
-        found.append(r.args.split()[0].lower())
-    return [s for s in found if s]
+    found = [(m["stage"] or "").lower() for m in _STAGE_REFERENCES.finditer(args)] if "from=" in args else []
+    if instruction == "FROM":
+        found.append(args.split()[0].lower())
+    return tuple(s for s in found if s)
 
 
-def _consumers(records: Sequence[VertexRecord]) -> dict[_StageId, list[tuple[_StageId, int]]]:
-    """For each stage: the (stage, step index) pairs that consume it by name, within the same target/platform."""
-    known = {_stage_id(r) for r in records if r.kind == "step"}
-    out: dict[_StageId, list[tuple[_StageId, int]]] = {}
-    for r in records:
-        if r.kind != "step" or r.index is None:
+Consumers = dict[_StageId, list[tuple[_StageId, int]]]
+
+
+def stage_consumers(records: Sequence[VertexRecord]) -> Consumers:
+    """For each stage: the (stage, step index) pairs that consume it by name, within the same target/platform.
+    ``miss_impact_estimated`` and ``estimate_duration`` take it, so that a build's records are read once for both."""
+    steps = [(r, _stage_id(r)) for r in records if r.kind == "step"]
+    known = {sid for _r, sid in steps}
+    out: Consumers = {}
+    for r, sid in steps:
+        if r.index is None or not r.args:
             continue
-        for name in referenced_stages(r):
+        for name in _references(r.instruction, r.args):
             source = (r.target, r.platform, name)
-            if source in known and source != _stage_id(r):
-                out.setdefault(source, []).append((_stage_id(r), r.index))
+            if source in known and source != sid:
+                out.setdefault(source, []).append((sid, r.index))
     return out
 
 
-def miss_impact_estimated(records: Sequence[VertexRecord], miss_vertex: int) -> MissImpact | None:
+def miss_impact_estimated(records: Sequence[VertexRecord], miss_vertex: int,
+                          consumers: Consumers | None = None) -> MissImpact | None:
     """From the stage order: the miss's own stage from its index on, then every stage that consumes an affected
-    stage, from the consuming step on."""
-    by_number = {r.vertex: r for r in records}
-    miss = by_number.get(miss_vertex)
+    stage, from the consuming step on (``consumers``: ``stage_consumers(records)``, when already known)."""
+    miss = None
+    for r in records:
+        if r.vertex == miss_vertex:
+            miss = r  # the last, as a map of the records by number would keep
     if miss is None or miss.index is None:
         return None
-    consumers = _consumers(records)
+    if consumers is None:
+        consumers = stage_consumers(records)
     start: dict[_StageId, int] = {_stage_id(miss): miss.index}
     pending = [_stage_id(miss)]
     while pending:
@@ -162,23 +178,36 @@ def _impact(hit: list[VertexRecord], stages: Mapping[_StageId, int], exact: bool
     return MissImpact(steps=len(hit), seconds=sum(r.seconds or 0.0 for r in hit), stages=names, exact=exact)
 
 
-def estimate_duration(records: Sequence[VertexRecord]) -> float | None:
+def estimate_duration(records: Sequence[VertexRecord], consumers: Consumers | None = None) -> float | None:
     """Wall time from the DONE durations when the log has no clock: the longest preparation vertex (they run side
     by side), then the stages along their order (a stage starts when the stages it consumes have ended; its steps
     run one after the other), then the exports one after the other. An estimate: steps of independent stages that
-    overlap are counted once, waits between them not at all."""
-    timed = [r for r in records if r.seconds is not None]
-    if not timed:
-        return None
-    prepare = max((r.seconds or 0.0 for r in timed if r.kind not in ("step", "image-export", "cache-export")),
-                  default=0.0)
-    export = sum(r.seconds or 0.0 for r in timed if r.kind in ("image-export", "cache-export"))
+    overlap are counted once, waits between them not at all. ``consumers``: ``stage_consumers(records)``, when
+    already known."""
+    # one pass: the preparation's longest time (as max() over them in order would find it), the exports' sum (in
+    # the same order as sum() would add them), each stage's own time
+    timed = False
+    prepare: float | None = None
+    export = 0.0
     own: dict[_StageId, float] = {}
     for r in records:
-        if r.kind == "step":
-            own[_stage_id(r)] = own.get(_stage_id(r), 0.0) + (r.seconds or 0.0)
+        kind = r.kind
+        if kind == "step":
+            sid = _stage_id(r)
+            own[sid] = own.get(sid, 0.0) + (r.seconds or 0.0)
+        if r.seconds is None:
+            continue
+        timed = True
+        if kind in ("image-export", "cache-export"):
+            export += r.seconds or 0.0
+        elif kind != "step":
+            seconds = r.seconds or 0.0
+            if prepare is None or seconds > prepare:
+                prepare = seconds
+    if not timed:
+        return None
     consumed: dict[_StageId, set[_StageId]] = {sid: set() for sid in own}
-    for source, users in _consumers(records).items():
+    for source, users in (stage_consumers(records) if consumers is None else consumers).items():
         for user, _index in users:
             consumed.setdefault(user, set()).add(source)
     finish: dict[_StageId, float] = {}
@@ -202,4 +231,4 @@ def estimate_duration(records: Sequence[VertexRecord]) -> float | None:
         return finish[sid]
 
     stages = max((end(sid) for sid in own), default=0.0)
-    return round(prepare + stages + export, 6)
+    return round((prepare if prepare is not None else 0.0) + stages + export, 6)

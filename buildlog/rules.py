@@ -70,6 +70,7 @@ class Rule:
     style: str | None = None  # only for BuildFailed lines printed in this style (see plain.FINAL_ERRORS)
     timeout: float | None = None  # seconds per search: user rules are untrusted input
     _compiled: regex.Pattern[str] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    _needles: Needles | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @property
     def pattern(self) -> regex.Pattern[str]:
@@ -79,6 +80,107 @@ class Rule:
         assert self._compiled is not None
         return self._compiled
 
+    @property
+    def needles(self) -> Needles:
+        """For a built-in rule: clauses of texts (ASCII, lower case), every match holding all the texts of one of
+        them (``required_literals``). Empty when there are none, and for any other rule: its pattern may use syntax
+        of the ``regex`` module that the standard library's parser reads otherwise (fuzzy matching)."""
+        if self._needles is None:
+            needles = required_literals(self.source) if id(self) in _BUILTIN_IDS else None
+            object.__setattr__(self, "_needles", needles or ())
+        assert self._needles is not None
+        return self._needles
+
+
+Needles = tuple[tuple[str, ...], ...]  # see required_literals
+_MAX_CLAUSES = 16  # clauses a sequence's conditions are multiplied into, at most
+
+
+def required_literals(pattern: str | regex.Pattern[str]) -> Needles | None:
+    """Clauses of texts (ASCII, lower case): every case-insensitive match of ``pattern`` holds all the texts of at
+    least one clause. None when the pattern's syntax says nothing of the kind, or cannot be read with the standard
+    library's parser.
+
+    A necessary condition only: an ASCII text that holds no clause whole (compared in lower case) cannot match, so
+    its search can be skipped. A chain of literal characters is a text every match of the sequence holds (a
+    zero-width assertion does not break a chain: it consumes nothing); a sequence holds each of its parts' texts,
+    an alternation one of its alternatives' (nothing, when an alternative requires nothing), a group or a repeat
+    of at least once what its content requires. Only ASCII characters make a chain: a non-ASCII text may match an
+    ASCII letter with another letter (``K``, the Kelvin sign, is a ``k``), which is why only ASCII texts are
+    filtered."""
+    if not isinstance(pattern, str):
+        return None
+    try:
+        import importlib
+
+        # the standard library's own regular-expression parser: ``re._parser`` from Python 3.11, ``sre_parse`` before
+        parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
+        found = _required(parser.parse(pattern, parser.SRE_FLAG_IGNORECASE | parser.SRE_FLAG_DOTALL), parser)
+    except Exception:  # no filter is always right: the pattern is then searched every time
+        return None
+    if found is None:
+        return None
+    return tuple(sorted(found))
+
+
+def _required(items: Any, p: Any) -> frozenset[tuple[str, ...]] | None:
+    """The clauses (see ``required_literals``) of the sequence ``items``; None if it requires no text."""
+    conditions: list[frozenset[tuple[str, ...]]] = []
+    chain: list[str] = []
+
+    def cut() -> None:
+        if chain:
+            conditions.append(frozenset({("".join(chain),)}))
+            chain.clear()
+
+    for op, av in items:
+        if op is p.LITERAL and av < 128:
+            chain.append(chr(av).lower())
+        elif op in (p.AT, p.ASSERT, p.ASSERT_NOT):
+            continue  # zero width: the characters on both sides are next to each other in the match
+        else:
+            cut()
+            inner: frozenset[tuple[str, ...]] | None = None
+            if op is p.SUBPATTERN:
+                inner = _required(av[-1], p)
+            elif op in (p.MAX_REPEAT, p.MIN_REPEAT) and av[0] >= 1:
+                inner = _required(av[2], p)
+            elif op is p.BRANCH:
+                alternatives = [_required(a, p) for a in av[1]]
+                if all(a is not None for a in alternatives):
+                    inner = frozenset().union(*[a for a in alternatives if a is not None])
+            if inner:
+                conditions.append(inner)
+    cut()
+    # all the conditions hold: their product, unless it multiplies clauses past _MAX_CLAUSES (leaving a condition
+    # out only weakens the filter)
+    clauses: frozenset[tuple[str, ...]] = frozenset({()})
+    for condition in sorted(conditions, key=len):
+        product = frozenset(_clause(a + b) for a in clauses for b in condition)
+        if len(clauses) == 1 or len(condition) == 1 or len(product) <= _MAX_CLAUSES:
+            clauses = product
+    return None if clauses == frozenset({()}) else clauses
+
+
+def _clause(texts: tuple[str, ...]) -> tuple[str, ...]:
+    # the longest first (the likeliest to be missing); a text inside another of the clause says nothing more, and
+    # a single character next to a longer text hardly ever rules a text out
+    kept = {t for t in texts if not any(t != u and t in u for u in texts)}
+    if any(len(t) > 1 for t in kept):
+        kept = {t for t in kept if len(t) > 1}
+    return tuple(sorted(kept, key=lambda t: (-len(t), t)))
+
+
+def _may_match(lowered: str, needles: Needles) -> bool:
+    """Whether the text holds every text of one of the clauses."""
+    for clause in needles:
+        for text in clause:
+            if text not in lowered:
+                break
+        else:
+            return True
+    return False
+
 
 def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, scope: str = "final",
        style: str | None = None) -> Rule:
@@ -87,7 +189,9 @@ def _r(name: str, pattern: str, cls: str, retryable: bool, reason: str, scope: s
 
 # Ordered: more specific and more "inner" causes first. No unbounded ``.*`` between two parts: a message that
 # repeats the first part would make each occurrence scan to the end (quadratic; benchmarks/redos.py). A gap is
-# bounded (``[^\n]{0,300}?``), or stops where the next occurrence begins (the tempered ``(?:(?!X).)*?``).
+# bounded (``[^\n]{0,300}?``), or stops where the next occurrence begins (the tempered ``(?:(?!X).)*?``). The
+# standard library's parser reads these patterns too (Rule.needles): only syntax it reads as ``regex`` does (no
+# fuzzy matching, ``{e<=1}``, which it would take for literal text).
 BUILTIN_RULES: tuple[Rule, ...] = (
     # --- step output: causes the final "exit code: 1" hides
     _r("disk-full-output", r"no space left on device|disk quota exceeded", "disk-full", False,
@@ -217,6 +321,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
        "A registry or service rejected the request ({match}); a retry will not change that."),
 )
 
+_BUILTIN_IDS = frozenset(id(rule) for rule in BUILTIN_RULES)  # the rules whose needles are used (Rule.needles)
+
 
 @attrs.frozen
 class RuleSet:
@@ -240,10 +346,20 @@ class RuleSet:
         user rule comes first whichever form it matches. A user rule's pattern is searched with a timeout (it is
         untrusted input); one that runs out of time is skipped and passed to ``on_timeout``."""
         forms = (text,) if also is None else (text, also)
+        # a built-in rule whose needles an ASCII form does not hold cannot match it: most are ruled out without a
+        # search (searching is what matching costs)
+        lowered: tuple[str | None, ...] | None = None
         for rule in self.rules:
             if rule.scope != scope or (rule.style is not None and rule.style != style):
                 continue
-            for form in forms:
+            needles = rule.needles
+            for i, form in enumerate(forms):
+                if needles:
+                    if lowered is None:
+                        lowered = tuple(f.lower() if f.isascii() else None for f in forms)
+                    low = lowered[i]
+                    if low is not None and not _may_match(low, needles):
+                        continue
                 if rule.timeout is None:
                     m = rule.pattern.search(form)
                 else:

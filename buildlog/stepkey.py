@@ -14,7 +14,6 @@ capture cuts long names at the terminal's width; ``untruncate`` matches such key
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 
 import regex
 
@@ -36,9 +35,26 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
-@lru_cache(maxsize=8192)
+_KEYS: dict[str, tuple[VertexName | None, str]] = {}  # name -> (the info its key was made with, the key)
+KEYS_KEPT = 8192
+
+
 def step_key(name: str, info: VertexName | None = None) -> str:
     """The normalised key of the vertex called ``name`` (``info``: its parsed name, when already known)."""
+    # Kept by name, for the same info object: the parser's infos come from a cache (parse_vertex_name), so a name
+    # seen again comes with the same one, and an identity test costs nothing where hashing an info costs its twelve
+    # fields. An equal info that is another object only makes the key again.
+    known = _KEYS.get(name)
+    if known is not None and known[0] is info:
+        return known[1]
+    key = _key(name, info)
+    if len(_KEYS) >= KEYS_KEPT:
+        _KEYS.clear()
+    _KEYS[name] = (info, key)
+    return key
+
+
+def _key(name: str, info: VertexName | None) -> str:
     if info is None:
         info = parse_vertex_name(name)
     if info.kind == "step" and info.index is not None:

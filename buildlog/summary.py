@@ -27,6 +27,9 @@ from .rules import DEFAULT_RULES, Rule, RuleSet
 from .vertex_names import parse_vertex_name
 
 if TYPE_CHECKING:  # the fleet view's modules are imported when a build is summed up, not with the package
+    from . import advice as _advice
+    from . import buildfacts as _buildfacts
+    from . import stepkey as _stepkey
     from .advice import Advice
     from .buildfacts import ContextUpload, MissImpact, VertexRecord
 
@@ -585,7 +588,8 @@ class _BuildFold:
         vertices = self.vertices.values()
         counts = StepCounts()
         step_times: list[tuple[str, float]] = []
-        stage_misses: dict[tuple[str | None, str | None], StepMiss] = {}
+        # (target, stage) -> the first miss's rank and vertex (its StepMiss is made once the loop has found it)
+        stage_misses: dict[tuple[str | None, str | None], tuple[tuple[int, int], _Vertex]] = {}
         for v in vertices:
             counts.total += 1
             counts.cached += v.cached
@@ -612,13 +616,14 @@ class _BuildFold:
                 # shown and not cached: it ran (done, failed, canceled, or still running when the log ends), so
                 # it missed the cache; the printers show no vertex before it starts
                 key = (info.target, info.stage)
-                miss = StepMiss(v.name, info.stage, info.index, v.number, v.header_line)
+                rank = (info.index or 0, v.header_line)
                 best = stage_misses.get(key)
-                if best is None or (miss.index or 0, miss.line) < (best.index or 0, best.line):
-                    stage_misses[key] = miss
+                if best is None or rank < best[0]:
+                    stage_misses[key] = (rank, v)
         counts.miss = counts.user_cacheable - counts.user_cached
         imports = list(self.imports.values()) + self.extra_imports
-        by_stage = sorted(stage_misses.values(), key=lambda m: m.line)
+        by_stage = sorted((StepMiss(v.name, v.info.stage, v.info.index, v.number, v.header_line)
+                           for _rank, v in stage_misses.values()), key=lambda m: m.line)
         first_miss = by_stage[0] if by_stage else None
         critical = None
         graph: dict[int, GraphVertex] | None = None
@@ -653,36 +658,39 @@ class _BuildFold:
     # -- the fleet view's facts (buildfacts.py, advice.py) --------------------------------------------------------
 
     def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
-        from .advice import BuildFacts, advise
-        from .buildfacts import ContextUpload, VertexRecord, estimate_duration, miss_impact_estimated, miss_impact_exact
-        from .stepkey import step_key
-
-        records = [self._record(v, VertexRecord, step_key)
-                   for v in sorted(self.vertices.values(), key=lambda v: v.number)]
+        if not _fleet_imported:
+            _import_fleet()
+        bf = _buildfacts
+        vertices = self.vertices
+        records = [self._record(vertices[n], bf.VertexRecord, _stepkey.step_key) for n in sorted(vertices)]
         built.vertices = records
         miss = built.first_miss
+        consumers: bf.Consumers | None = None  # read from the records once, for the miss's impact and the duration
         if miss is not None:
-            built.first_miss_impact = (
-                miss_impact_exact(records, miss.vertex, {n: g.inputs for n, g in graph.items()})
-                if graph is not None else miss_impact_estimated(records, miss.vertex))
+            if graph is not None:
+                inputs = {n: g.inputs for n, g in graph.items()}
+                built.first_miss_impact = bf.miss_impact_exact(records, miss.vertex, inputs)
+            else:
+                consumers = bf.stage_consumers(records)
+                built.first_miss_impact = bf.miss_impact_estimated(records, miss.vertex, consumers)
         if self.context:
             # plain prints "transferring context: 1.03kB done" without a time: the vertex's own time is the upload's
             uploads = [(b, s if s is not None else self.vertices[n].seconds) for n, (b, s) in self.context.items()]
             seconds = [s for _b, s in uploads if s is not None]
-            built.context = ContextUpload(bytes=sum(b for b, _s in uploads),
-                                          seconds=sum(seconds) if seconds else None)
+            built.context = bf.ContextUpload(bytes=sum(b for b, _s in uploads),
+                                             seconds=sum(seconds) if seconds else None)
         built.platforms = sorted({r.platform for r in records if r.platform})
         if built.duration_s is None and built.format != "legacy":
-            built.duration_s = estimate_duration(records)
+            built.duration_s = bf.estimate_duration(records, consumers)
             built.duration_estimated = built.duration_s is not None
         built.started_at = self.first_ts or min(
             (v.started for v in self.vertices.values() if v.started), key=lambda s: rfc3339_ns(s) or 0, default=None)
-        by_number = {r.vertex: r for r in records}
-        facts = BuildFacts(
-            vertices=records, first_miss=by_number.get(miss.vertex) if miss is not None else None,
+        first = next((r for r in records if r.vertex == miss.vertex), None) if miss is not None else None
+        facts = _advice.BuildFacts(
+            vertices=records, first_miss=first,
             imports_missed=[i.ref for i in built.imports if i.found is False],
             imports_found=any(i.found for i in built.imports), exports=[x.backend for x in built.exports])
-        built.advice = advise(facts)
+        built.advice = _advice.advise(facts)
         built.hints.extend(a.text for a in built.advice)
 
     @staticmethod
@@ -699,14 +707,16 @@ class _BuildFold:
             status = "ran"
         else:
             status = "unfinished"
+        kind = info.kind
+        # VertexRecord's fields in their order (a call by keyword costs twice as much, once per vertex and build):
+        # vertex, name, key, kind, target, stage, platform, index, instruction, args, status, seconds, exit_code,
+        # user, cacheable. A step that failed or was cut has no DONE time; its last output line says how long it
+        # ran at least.
         return record(
-            vertex=v.number, name=v.name, key=step_key(v.name, info), kind=info.kind, target=info.target,
-            stage=info.stage, platform=info.platform, index=info.index, instruction=info.instruction,
-            # a step that failed or was cut has no DONE time; its last output line says how long it ran at least
-            args=info.args, status=status, seconds=v.seconds if v.seconds is not None else v.output_elapsed,
-            exit_code=v.exit_code,
-            user=info.kind not in NON_USER_KINDS,
-            cacheable=info.kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
+            v.number, v.name, step_key(v.name, info), kind, info.target, info.stage, info.platform, info.index,
+            info.instruction, info.args, status, v.seconds if v.seconds is not None else v.output_elapsed,
+            v.exit_code, kind not in NON_USER_KINDS,
+            kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
 
     def _graph(self) -> dict[int, GraphVertex]:
         by_digest = {v.digest: n for n, v in self.vertices.items() if v.digest is not None}
@@ -900,6 +910,20 @@ class _BuildFold:
             failure.reason = f"{what} the build cache failed: " + failure.reason[0].lower() + failure.reason[1:]
             failure.failure_class = "cache-export"
         return failure
+
+
+_fleet_imported = False
+
+
+def _import_fleet() -> None:
+    """Import the fleet view's modules as globals of this one, on the first summary: an import statement in a
+    function costs a few microseconds at every call (resolving the relative name), once per build."""
+    global _advice, _buildfacts, _stepkey, _fleet_imported
+    from . import advice as _advice
+    from . import buildfacts as _buildfacts
+    from . import stepkey as _stepkey
+
+    _fleet_imported = True
 
 
 def _names(box: str, name: str) -> bool:

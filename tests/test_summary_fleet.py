@@ -16,8 +16,10 @@ from fleetlib import PlainVertex, full_key_of, normalise, read_plain, size_in_by
 from buildlog import summarize_bytes, summarize_path
 from buildlog.advice import ADVICE_RULES, BuildFacts, advise
 from buildlog.buildfacts import VertexRecord
+from buildlog.events import VertexName
 from buildlog.stepkey import step_key, untruncate
 from buildlog.timestamps import seconds_between
+from buildlog.vertex_names import parse_vertex_name
 
 PLAIN = shared_logs("*-plain.log")
 
@@ -295,3 +297,12 @@ def test_advice_rules_on_the_shapes_they_describe() -> None:
 ])
 def test_step_key_of_names_in_every_shape(name: str, key: str) -> None:
     assert step_key(name) == key
+
+
+def test_step_key_is_made_from_the_info_it_is_given() -> None:
+    # keys are kept by name for the info they were made with: another info of the same name makes its own
+    name = "[linux/arm64 builder  3/7] RUN make"
+    assert step_key(name, parse_vertex_name(name)) == "[linux/arm64 builder 3] RUN make"
+    assert step_key(name, VertexName(kind="other")) == "[linux/arm64 builder 3/7] RUN make"  # no step: the name
+    assert step_key(name, parse_vertex_name(name)) == "[linux/arm64 builder 3] RUN make"
+    assert step_key(name) == "[linux/arm64 builder 3] RUN make"
