@@ -4,6 +4,7 @@
     python3 benchmarks/throughput.py --scale 0.1      # a tenth of the sizes: a quick look
     python3 benchmarks/throughput.py --only heavy     # one mix (heavy, eventful, rawjson)
     python3 benchmarks/throughput.py --profile        # and a cProfile of `summary` on each mix
+    python3 benchmarks/throughput.py --compare ../old # and the same figures of another checkout, in the same run
 
 The inputs are made from the real logs in ``../shared/logs`` (or their copies in ``tests/fixtures/shared``),
 concatenated and repeated to the size, in a temporary file read once before timing so that the page cache serves
@@ -23,9 +24,11 @@ What is timed, best of ``--repeat`` runs each:
 
 Times are the process's CPU time (``time.process_time``), which other work on a busy machine disturbs far less
 than wall time; the ratio printed beside each figure is its speed over the baseline's: compare ratios, not absolute
-times. Then the start-up figures (best of 7 fresh processes): ``python -c pass``, ``import buildlog``,
-and ``buildlog classify`` on a small log as a whole process; and the peak RSS of ``summary`` on the largest input in
-a fresh process.
+times. With ``--compare CHECKOUT`` each figure is also timed on the package of another checkout, in the same
+rounds: a fresh process per measurement runs the same function once untimed (imports, patterns compiled on first
+use) and then once timed. Then the start-up figures (best of 7 fresh processes): ``python -c pass``,
+``import buildlog``, and ``buildlog classify`` on a small log as a whole process; and the peak RSS of ``summary`` on
+the largest input in a fresh process.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # measure the checkout this script is in
+# measure the checkout this script is in (or, in a process of --compare, the other one)
+sys.path.insert(0, os.environ.get("BUILDLOG_BENCH_CHECKOUT", str(ROOT)))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import environment, run_once  # noqa: E402  (the start-up measurement is startup.py's)
 
@@ -150,6 +154,18 @@ def parser_only(path: Path) -> int:
     return count
 
 
+def in_checkout(checkout: Path, name: str, path: Path) -> float:
+    """The CPU time of one figure, measured in a fresh process on the package of ``checkout``."""
+    env = dict(os.environ, BUILDLOG_BENCH_CHECKOUT=str(checkout))
+    out = subprocess.run([sys.executable, __file__, "--child", name, str(path)], capture_output=True, text=True,
+                         check=True, env=env)
+    return float(out.stdout)
+
+
+FIGURES: dict[str, Callable[[Path], int]] = {
+    "summary": summary, "events > /dev/null": events_to_devnull, "parser": parser_only}
+
+
 def best_of(repeat: int, fn: Callable[[Path], int], path: Path) -> tuple[float, int]:
     best = float("inf")
     result = 0
@@ -204,7 +220,14 @@ def main() -> None:
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up and memory figures")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of summary on each mix")
     ap.add_argument("--tmpdir", default=None, help="where to write the generated inputs (default: the system's)")
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT", help="also time the package of another checkout")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # NAME PATH: one figure, for --compare
     args = ap.parse_args()
+    if args.child:
+        name, path = args.child
+        FIGURES[name](Path(path))  # warm, as the rounds of this process warm its own figures
+        print(best_of(1, FIGURES[name], Path(path))[0])
+        return
 
     import buildlog  # imports are not timed
     import buildlog.summary
@@ -220,6 +243,8 @@ def main() -> None:
         fast = False
     print("the summary's secret search: " + ("compiled (the fast extra: ahocorasick-rs)" if fast else
           "pure Python (BUILDLOG_PURE_PYTHON=1, or the fast extra not installed)"))
+    if args.compare:
+        print(f"[{args.compare.name}]: the package of {args.compare.resolve()}, timed in the same rounds")
     print(f"best of {args.repeat}; ratio = speed / the baseline's speed in this run")
     biggest: tuple[float, Path] | None = None
     made: list[Path] = []
@@ -237,17 +262,22 @@ def main() -> None:
                 "one re.match per line", one_regex)
             # interleaved: each round times the baseline and every figure once, so that a slow spell of the
             # machine hits them alike; the best of the rounds is kept for each
-            timed = [(baseline_name, baseline), ("summary", summary), ("events > /dev/null", events_to_devnull),
-                     ("parser", parser_only)]
+            timed: list[tuple[str, Callable[[], float]]] = [
+                (baseline_name, lambda fn=baseline, path=path: best_of(1, fn, path)[0])]  # type: ignore[misc]
+            for name, fn in FIGURES.items():
+                timed.append((name, lambda fn=fn, path=path: best_of(1, fn, path)[0]))  # type: ignore[misc]
+                if args.compare:
+                    timed.append((f"{name} [{args.compare.name}]",  # type: ignore[misc]
+                                  lambda name=name, path=path: in_checkout(args.compare, name, path)))
             best = dict.fromkeys((name for name, _ in timed), float("inf"))
             for _ in range(args.repeat):
-                for name, fn in timed:
-                    best[name] = min(best[name], best_of(1, fn, path)[0])
+                for name, measure in timed:
+                    best[name] = min(best[name], measure())
             t_base = best[baseline_name]
-            print(f"  {baseline_name:26} {size / MB / t_base:8.1f} MB/s   (baseline)")
+            print(f"  {baseline_name:34} {size / MB / t_base:8.1f} MB/s   (baseline)")
             for name, _ in timed[1:]:
                 t = best[name]
-                print(f"  {name:26} {size / MB / t:8.1f} MB/s   {t_base / t:6.1%} of the baseline")
+                print(f"  {name:34} {size / MB / t:8.1f} MB/s   {t_base / t:6.1%} of the baseline")
             if args.profile:
                 profile = cProfile.Profile()
                 profile.runcall(summary, path)
