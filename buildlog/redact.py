@@ -23,7 +23,7 @@ import bisect
 import functools
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -141,8 +141,8 @@ BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
 )
 
 
-# "İ" and the Kelvin sign "K" in UTF-8: the only characters whose lower case ("i̇", "k") holds ASCII letters.
-_ASCII_LOWER_CASES = ("\u0130".encode(), "\u212a".encode())
+# "İ" and the Kelvin sign "K": the only characters whose lower case ("i̇", "k") holds ASCII letters.
+_ASCII_LOWER_CASES = ("\u0130", "\u212a")
 
 
 def _trigger_automaton(triggers: tuple[bytes, ...]) -> Any:
@@ -197,17 +197,27 @@ class Redactor:
             return set(range(len(texts)))
         if not self._ascii_triggers:  # a user's trigger outside ASCII: bytes.lower() would not lower its text
             return self._each_might_hold_secret(texts)
-        # Searched as UTF-8 bytes: bytes.lower() lowers ASCII only, at memory speed, where str.lower() of a text
-        # with one character outside Latin-1 ("✔") is ten times slower. The triggers are ASCII, and only two
-        # characters have a lower case with ASCII in it: where either is present, the texts are lowered as text.
-        encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
-        lowered = b"\0".join(encoded).lower()  # no trigger holds "\0": none is found across two texts
-        if _ASCII_LOWER_CASES[0] in lowered or _ASCII_LOWER_CASES[1] in lowered:
-            return self._each_might_hold_secret(texts)
-        starts = self._trigger_starts(lowered)
-        if not starts:
-            return set()
-        ends = list(itertools.accumulate(len(data) + 1 for data in encoded))  # each text's "\0" in the joined
+        joined = "\0".join(texts)  # no trigger holds "\0": none is found across two texts
+        if joined.isascii():  # (known without a look at the text: Python keeps it as a flag of the string)
+            # one encoding of the whole batch, whose byte offsets are the joined text's character offsets
+            lowered = joined.encode("ascii").lower()
+            starts = self._trigger_starts(lowered)
+            if not starts:
+                return set()
+            lengths: Iterable[int] = map(len, texts)
+        else:
+            # Searched as UTF-8 bytes: bytes.lower() lowers ASCII only, at memory speed, where str.lower() of a
+            # text with one character outside Latin-1 ("✔") is ten times slower. The triggers are ASCII, and only
+            # two characters have a lower case with ASCII in it: where either is present, the texts are lowered as
+            # text.
+            if _ASCII_LOWER_CASES[0] in joined or _ASCII_LOWER_CASES[1] in joined:
+                return self._each_might_hold_secret(texts)
+            encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
+            starts = self._trigger_starts(b"\0".join(encoded).lower())
+            if not starts:
+                return set()
+            lengths = map(len, encoded)
+        ends = list(itertools.accumulate(n + 1 for n in lengths))  # each text's "\0" in the joined
         return {bisect.bisect_right(ends, at) for at in starts}
 
     def _each_might_hold_secret(self, texts: Sequence[str]) -> set[int]:
