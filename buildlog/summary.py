@@ -1026,9 +1026,11 @@ class Summarizer:
         # rawjson status, a layer's progress) are read for their line only. Events come in batches so that the
         # secret check is one search per batch rather than one per event.
         handlers = _HANDLERS
+        ignore = _ignore
         fold = self._fold
         might_hold_secrets = self._redactor.might_hold_secrets
         no_secrets = NO_SECRETS
+        most_events, most_chars = SECRET_BATCH, SECRET_BATCH_CHARS
         it = iter(events)
         while True:
             # a batch: SECRET_BATCH events, or fewer holding SECRET_BATCH_CHARS characters (memory stays bounded)
@@ -1040,26 +1042,34 @@ class Summarizer:
                 text = event.raw if type(event) not in no_secrets else ""
                 texts.append(text)
                 size += len(text)
-                if size >= SECRET_BATCH_CHARS or len(batch) >= SECRET_BATCH:
+                if size >= most_chars or len(batch) >= most_events:
                     break
             if not batch:
                 return self
             marked = might_hold_secrets(texts)
-            for index, event in enumerate(batch):
-                if fold is None or event.build != fold.index:
-                    fold = self._next_fold(event)
-                    if fold is None:
-                        continue
-                fold.last_line = event.end_line
-                if marked and index in marked:
-                    fold._secrets_in(event, texts[index])
-                if event.ci is not None:
-                    fold.note_ci(event.ci)
-                handler = handlers.get(type(event))
-                if handler is None:
-                    handler = _handler(type(event))
-                if handler is not _ignore:
-                    handler(fold, event)
+            # the fold's last line, kept here and written to the fold when it changes or the batch ends
+            end = fold.last_line if fold is not None else 0
+            try:
+                for index, event in enumerate(batch):
+                    if fold is None or event.build != fold.index:
+                        if fold is not None:
+                            fold.last_line = end
+                        fold = self._next_fold(event)
+                        if fold is None:
+                            continue
+                    end = event.end_line
+                    if marked and index in marked:
+                        fold._secrets_in(event, texts[index])
+                    if event.ci is not None:
+                        fold.note_ci(event.ci)
+                    handler = handlers.get(type(event))
+                    if handler is None:
+                        handler = _handler(type(event))
+                    if handler is not ignore:
+                        handler(fold, event)
+            finally:
+                if fold is not None:
+                    fold.last_line = end
 
     def close(self) -> LogSummary:
         """The summary once the input has ended (the same as ``result()``: a log without a verdict is
