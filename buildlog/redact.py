@@ -23,7 +23,7 @@ import bisect
 import functools
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -141,8 +141,8 @@ BUILTIN_SECRETS: tuple[SecretPattern, ...] = (
 )
 
 
-# "İ" and the Kelvin sign "K" in UTF-8: the only characters whose lower case ("i̇", "k") holds ASCII letters.
-_ASCII_LOWER_CASES = ("\u0130".encode(), "\u212a".encode())
+# "İ" and the Kelvin sign "K": the only characters whose lower case ("i̇", "k") holds ASCII letters.
+_ASCII_LOWER_CASES = ("\u0130", "\u212a")
 
 
 def _trigger_automaton(triggers: tuple[bytes, ...]) -> Any:
@@ -156,6 +156,30 @@ def _trigger_automaton(triggers: tuple[bytes, ...]) -> Any:
     except ImportError:
         return None
     return ahocorasick_rs.BytesAhoCorasick(list(triggers))
+
+
+# Literals every match of a built-in pattern holds besides one of its triggers, where a text often holds the trigger
+# alone: "://" is in every URL of a log, "@" only in those with credentials (and mail addresses).
+_ALSO_HELD = {"url-password": ("@",)}
+
+
+@attrs.frozen
+class _BuiltinGate:
+    """What every match of a built-in pattern holds: once lowered, one of ``any_of`` (its triggers); as it is, each
+    of ``all_of``. An ASCII text that lacks them cannot match, and find() does not run the pattern on it (outside
+    ASCII, only ``all_of`` is asked: case-insensitive matching finds "ſ" where lower() makes no "s"; ``all_of``
+    holds no letter). tests/test_redact.py checks that find() then finds what every pattern run on every text
+    finds. User patterns (and others made outside this module, whose triggers nothing checks) have no gate: they
+    run on every text that holds any trigger at all."""
+
+    any_of: tuple[str, ...]
+    all_of: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pattern: SecretPattern) -> _BuiltinGate | None:
+        if pattern not in BUILTIN_SECRETS or not pattern.triggers:
+            return None
+        return cls(tuple(t.lower() for t in pattern.triggers), _ALSO_HELD.get(pattern.name, ()))
 
 
 @attrs.frozen
@@ -182,6 +206,13 @@ class Redactor:
         # a user pattern without triggers (or with an empty one) always runs
         self._always = any(not p.triggers for p in self.patterns) or "" in self.triggers
         self.timeouts: dict[str, int] = {}  # user pattern -> times it timed out
+        # What find() asks of a text before it runs each pattern (None: nothing): see _BuiltinGate; and the
+        # patterns each gate's trigger opens.
+        self._gates = tuple(_BuiltinGate.of(p) for p in self.patterns)
+        self._opened_by: dict[str, set[int]] = {}
+        for i, gate in enumerate(self._gates):
+            for t in gate.any_of if gate is not None else ():
+                self._opened_by.setdefault(t, set()).add(i)
 
     def might_hold_secret(self, text: str) -> bool:
         """False when no pattern can match ``text``: the cheap check made before any pattern runs."""
@@ -197,17 +228,27 @@ class Redactor:
             return set(range(len(texts)))
         if not self._ascii_triggers:  # a user's trigger outside ASCII: bytes.lower() would not lower its text
             return self._each_might_hold_secret(texts)
-        # Searched as UTF-8 bytes: bytes.lower() lowers ASCII only, at memory speed, where str.lower() of a text
-        # with one character outside Latin-1 ("✔") is ten times slower. The triggers are ASCII, and only two
-        # characters have a lower case with ASCII in it: where either is present, the texts are lowered as text.
-        encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
-        lowered = b"\0".join(encoded).lower()  # no trigger holds "\0": none is found across two texts
-        if _ASCII_LOWER_CASES[0] in lowered or _ASCII_LOWER_CASES[1] in lowered:
-            return self._each_might_hold_secret(texts)
-        starts = self._trigger_starts(lowered)
-        if not starts:
-            return set()
-        ends = list(itertools.accumulate(len(data) + 1 for data in encoded))  # each text's "\0" in the joined
+        joined = "\0".join(texts)  # no trigger holds "\0": none is found across two texts
+        if joined.isascii():  # (known without a look at the text: Python keeps it as a flag of the string)
+            # one encoding of the whole batch, whose byte offsets are the joined text's character offsets
+            lowered = joined.encode("ascii").lower()
+            starts = self._trigger_starts(lowered)
+            if not starts:
+                return set()
+            lengths: Iterable[int] = map(len, texts)
+        else:
+            # Searched as UTF-8 bytes: bytes.lower() lowers ASCII only, at memory speed, where str.lower() of a
+            # text with one character outside Latin-1 ("✔") is ten times slower. The triggers are ASCII, and only
+            # two characters have a lower case with ASCII in it: where either is present, the texts are lowered as
+            # text.
+            if _ASCII_LOWER_CASES[0] in joined or _ASCII_LOWER_CASES[1] in joined:
+                return self._each_might_hold_secret(texts)
+            encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
+            starts = self._trigger_starts(b"\0".join(encoded).lower())
+            if not starts:
+                return set()
+            lengths = map(len, encoded)
+        ends = list(itertools.accumulate(n + 1 for n in lengths))  # each text's "\0" in the joined
         return {bisect.bisect_right(ends, at) for at in starts}
 
     def _each_might_hold_secret(self, texts: Sequence[str]) -> set[int]:
@@ -247,8 +288,17 @@ class Redactor:
         line without its body (a log read line by line) says that the lines after it are a key."""
         if not self.might_hold_secret(text):
             return []
+        opened: set[int] | None = None  # the gated patterns whose triggers the text holds (None: all of them)
+        if text.isascii():  # outside ASCII, case-insensitive matching and lower() may disagree ("ſ" matches "s")
+            lowered = text.lower()
+            opened = set()
+            for trigger, patterns in self._opened_by.items():
+                if trigger in lowered:
+                    opened |= patterns
         return [SecretFinding(p.name, m.start("secret"), m.end("secret"))
-                for p in self.patterns for m in self._matches(p, text) if m.start("secret") >= 0]
+                for i, (p, gate) in enumerate(zip(self.patterns, self._gates, strict=True))
+                if gate is None or ((opened is None or i in opened) and all(t in text for t in gate.all_of))
+                for m in self._matches(p, text) if m.start("secret") >= 0]
 
     def text(self, text: str) -> str:
         """``text`` with every secret replaced by its visible prefix and ``…[redacted NAME]``."""

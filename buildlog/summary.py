@@ -388,14 +388,15 @@ class _BuildFold:
                 self.secrets[(found.name, where)] = (lines, count + 1)
 
     def _vertex(self, e: ev.VertexEvent) -> _Vertex:
+        # (handlers look the vertex up first, ``self.vertices.get(e.vertex) or self._vertex(e)``: a _Vertex is
+        # never false, and a method call per event costs more than the look-up)
         v = self.vertices.get(e.vertex)
         if v is None:
             # a vertex line whose header we never saw (a log cut at the start)
             v = self.vertices[e.vertex] = _Vertex(e.vertex, f"#{e.vertex}", ev.VertexName(kind="other"), e.line)
         return v
 
-    def on_header(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexHeader)
+    def on_header(self, e: ev.VertexHeader) -> None:
         v = self.vertices.get(e.vertex)
         if v is None:
             v = self.vertices[e.vertex] = _Vertex(e.vertex, e.name, e.info, e.line)
@@ -409,13 +410,11 @@ class _BuildFold:
             elif kind == "step" and e.info.instruction == "RUN":
                 v.output = collections.deque(maxlen=OUTPUT_TAIL)
 
-    def on_cached(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexEvent)
-        self._vertex(e).cached = True
+    def on_cached(self, e: ev.VertexEvent) -> None:
+        (self.vertices.get(e.vertex) or self._vertex(e)).cached = True
 
-    def on_done(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexDone)
-        v = self._vertex(e)
+    def on_done(self, e: ev.VertexDone) -> None:
+        v = self.vertices.get(e.vertex) or self._vertex(e)
         v.done = True
         if isinstance(e, ev.LegacyStepDone):
             return  # the legacy builder prints no times (its 0.0 is not a measurement)
@@ -428,9 +427,8 @@ class _BuildFold:
         if exp is not None and v.error is None:
             exp.completed = True
 
-    def on_error(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexError)
-        v = self._vertex(e)
+    def on_error(self, e: ev.VertexError) -> None:
+        v = self.vertices.get(e.vertex) or self._vertex(e)
         if v.error is None:
             v.error = e.message
             v.error_line = e.line
@@ -443,12 +441,10 @@ class _BuildFold:
             exp.completed = False
             exp.error = e.message
 
-    def on_canceled(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexEvent)
-        self._vertex(e).canceled = True
+    def on_canceled(self, e: ev.VertexEvent) -> None:
+        (self.vertices.get(e.vertex) or self._vertex(e)).canceled = True
 
-    def on_output(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.StepOutput)
+    def on_output(self, e: ev.StepOutput) -> None:
         v = self.vertices.get(e.vertex)
         if v is not None:
             if e.last_elapsed is not None:  # a run of output lines: its last line's time
@@ -462,28 +458,23 @@ class _BuildFold:
                     del lines[0]
                 v.output.extend(lines)
 
-    def on_timing(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexTiming)
-        v = self._vertex(e)
+    def on_timing(self, e: ev.VertexTiming) -> None:
+        v = self.vertices.get(e.vertex) or self._vertex(e)
         v.started, v.completed, v.seconds, v.exact = e.started, e.completed, e.seconds, True
 
-    def on_inputs(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexInputs)
-        v = self._vertex(e)
+    def on_inputs(self, e: ev.VertexInputs) -> None:
+        v = self.vertices.get(e.vertex) or self._vertex(e)
         v.digest, v.inputs = e.digest, e.inputs
 
-    def on_format(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.FormatDetected)
+    def on_format(self, e: ev.FormatDetected) -> None:
         self.format = e.format
 
-    def on_tty_frame(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.TtyFrame)
+    def on_tty_frame(self, e: ev.TtyFrame) -> None:
         self.duration = e.seconds  # the frame header's clock: "[+] Building 12.3s (20/20) FINISHED"
         if e.finished:
             self.tty_finished = True
 
-    def on_box_header(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.ErrorBlockHeader)
+    def on_box_header(self, e: ev.ErrorBlockHeader) -> None:
         box = self.boxes.get(e.name)
         if box is None:
             # past MAX_BOXES, a block's lines are dropped (a deque of length 0), not taken for a headless block's
@@ -492,58 +483,47 @@ class _BuildFold:
                 self.boxes[e.name] = box
         self._box = box
 
-    def on_box_output(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.ErrorBlockOutput)
+    def on_box_output(self, e: ev.ErrorBlockOutput) -> None:
         (self._box if self._box is not None else self.orphan_output).append(e.text)
 
-    def on_box_rule(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.ErrorBlockRule)
+    def on_box_rule(self, e: ev.ErrorBlockRule) -> None:
         self._box = None
         self.ended_cleanly = True
 
-    def on_manifest_found(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexEvent)
+    def on_manifest_found(self, e: ev.VertexEvent) -> None:
         imp = self.imports.get(e.vertex)
         if imp is not None:
             imp.found = True
 
-    def on_cache_manifest_written(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.CacheManifestWritten)
+    def on_cache_manifest_written(self, e: ev.CacheManifestWritten) -> None:
         exp = self.exports.get(e.vertex)
         if exp is not None and e.done and exp.error is None:
             exp.completed = True
 
-    def on_pushed(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.ManifestPushed)
+    def on_pushed(self, e: ev.ManifestPushed) -> None:
         if e.done:
             self.pushed[e.ref] = e.digest
 
-    def on_push_digest(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.PushDigest)
+    def on_push_digest(self, e: ev.PushDigest) -> None:
         self.pushed[e.ref] = e.digest
         self.concluded = True  # `docker push` after the build: the image was built
 
-    def on_warnings_summary(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.WarningsSummary)
+    def on_warnings_summary(self, e: ev.WarningsSummary) -> None:
         self.ended_cleanly = True
         if e.count == 0:
             self.concluded = True  # "Check complete, no warnings found.": a --check run that passed
 
-    def on_manifest_list(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.ManifestListExported)
+    def on_manifest_list(self, e: ev.ManifestListExported) -> None:
         self.manifest_list = e.digest
 
-    def on_vertex_warning(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexWarning)
+    def on_vertex_warning(self, e: ev.VertexWarning) -> None:
         self._warn(e.rule, e.message or e.text, e.source_line, e.line)
 
-    def on_check_warning(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.BuildCheckWarning)
+    def on_check_warning(self, e: ev.BuildCheckWarning) -> None:
         self._warn(e.rule, e.message, e.source_line, e.line)
         self.ended_cleanly = True
 
-    def on_client_warning(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.ClientWarning)
+    def on_client_warning(self, e: ev.ClientWarning) -> None:
         self._warn(None, e.text, None, e.line)
         m = compiled(_LOCAL_CACHE_MISSING).search(e.text)
         if m is not None:
@@ -551,8 +531,7 @@ class _BuildFold:
         if compiled(_CLIENT_END_WARNINGS).search(e.text):
             self.ended_cleanly = True
 
-    def on_build_failed(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.BuildFailed)
+    def on_build_failed(self, e: ev.BuildFailed) -> None:
         # The client prints one final error; what follows it (the docker/build-push-action wrapper repeating it,
         # a second bake target's error) does not replace the first.
         if e.style in WEAK_FINAL_STYLES:
@@ -564,8 +543,7 @@ class _BuildFold:
     def on_end_marker(self, e: ev.Event) -> None:
         self.ended_cleanly = True
 
-    def on_status(self, e: ev.Event) -> None:
-        assert isinstance(e, ev.VertexStatus)
+    def on_status(self, e: ev.VertexStatus) -> None:
         if not e.id.startswith(CONTEXT_STATUS):
             return
         v = self.vertices.get(e.vertex)
@@ -1026,9 +1004,11 @@ class Summarizer:
         # rawjson status, a layer's progress) are read for their line only. Events come in batches so that the
         # secret check is one search per batch rather than one per event.
         handlers = _HANDLERS
+        ignore = _ignore
         fold = self._fold
         might_hold_secrets = self._redactor.might_hold_secrets
         no_secrets = NO_SECRETS
+        most_events, most_chars = SECRET_BATCH, SECRET_BATCH_CHARS
         it = iter(events)
         while True:
             # a batch: SECRET_BATCH events, or fewer holding SECRET_BATCH_CHARS characters (memory stays bounded)
@@ -1040,26 +1020,34 @@ class Summarizer:
                 text = event.raw if type(event) not in no_secrets else ""
                 texts.append(text)
                 size += len(text)
-                if size >= SECRET_BATCH_CHARS or len(batch) >= SECRET_BATCH:
+                if size >= most_chars or len(batch) >= most_events:
                     break
             if not batch:
                 return self
             marked = might_hold_secrets(texts)
-            for index, event in enumerate(batch):
-                if fold is None or event.build != fold.index:
-                    fold = self._next_fold(event)
-                    if fold is None:
-                        continue
-                fold.last_line = event.end_line
-                if marked and index in marked:
-                    fold._secrets_in(event, texts[index])
-                if event.ci is not None:
-                    fold.note_ci(event.ci)
-                handler = handlers.get(type(event))
-                if handler is None:
-                    handler = _handler(type(event))
-                if handler is not _ignore:
-                    handler(fold, event)
+            # the fold's last line, kept here and written to the fold when it changes or the batch ends
+            end = fold.last_line if fold is not None else 0
+            try:
+                for index, event in enumerate(batch):
+                    if fold is None or event.build != fold.index:
+                        if fold is not None:
+                            fold.last_line = end
+                        fold = self._next_fold(event)
+                        if fold is None:
+                            continue
+                    end = event.end_line
+                    if marked and index in marked:
+                        fold._secrets_in(event, texts[index])
+                    if event.ci is not None:
+                        fold.note_ci(event.ci)
+                    handler = handlers.get(type(event))
+                    if handler is None:
+                        handler = _handler(type(event))
+                    if handler is not ignore:
+                        handler(fold, event)
+            finally:
+                if fold is not None:
+                    fold.last_line = end
 
     def close(self) -> LogSummary:
         """The summary once the input has ended (the same as ``result()``: a log without a verdict is

@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fixturelib import SHARED
@@ -17,8 +19,11 @@ from hypothesis import strategies as st
 
 from buildlog import summarize_bytes
 from buildlog import summary as summary_module
-from buildlog.redact import BUILTIN_SECRETS, MARK, Redactor, SecretPattern, redact, redact_text
+from buildlog.redact import BUILTIN_SECRETS, MARK, Redactor, SecretFinding, SecretPattern, redact, redact_text
 from buildlog.rules import load_rules
+
+if TYPE_CHECKING:
+    import regex
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAY = Path(__file__).parent / "run_helpers" / "replay.py"
@@ -105,6 +110,66 @@ def test_real_logs_are_untouched() -> None:
     for log in sorted(SHARED.glob("*.log")):
         text = log.read_bytes().decode("utf-8", "surrogateescape")
         assert redact_text(text) == text, log.name
+
+
+def _every_pattern(redactor: Redactor, text: str) -> list[SecretFinding]:
+    """find() without its gates: every pattern run on a text that holds any trigger."""
+    if not redactor.might_hold_secret(text):
+        return []
+    return [SecretFinding(p.name, m.start("secret"), m.end("secret"))
+            for p in redactor.patterns for m in p.compiled.finditer(text) if m.start("secret") >= 0]
+
+
+def _skipped(redactor: Redactor, text: str) -> set[str]:
+    """The patterns find() does not run on a text that holds a trigger."""
+    ran: set[str] = set()
+    matches = redactor._matches
+
+    def spy(pattern: SecretPattern, text: str) -> Iterator[regex.Match[str]]:
+        ran.add(pattern.name)
+        return matches(pattern, text)
+
+    redactor._matches = spy  # type: ignore[method-assign]
+    try:
+        redactor.find(text)
+    finally:
+        del redactor._matches
+    return {p.name for p in redactor.patterns} - ran if redactor.might_hold_secret(text) else set()
+
+
+def test_find_runs_only_the_patterns_a_text_can_match() -> None:
+    # Each family's line alone and after each other family's line (whose triggers make the text worth a look, not
+    # the pattern worth running), and every line of the real logs that holds a trigger ("https://" in most).
+    redactor = Redactor()
+    family_lines = [f[1] for f in FAMILIES]
+    texts = [*family_lines, *(a + " " + b for a in family_lines for b in family_lines)]
+    for log in sorted(SHARED.glob("*.log")):
+        texts += [line for line in log.read_bytes().decode("utf-8", "surrogateescape").splitlines()
+                  if redactor.might_hold_secret(line)]
+    for text in texts:
+        assert redactor.find(text) == _every_pattern(redactor, text), text
+    # the gates do skip patterns: a URL without credentials in it (s08 L111) runs none of them
+    url = ("#19 0.020 error: unexpected status from POST request to http://127.0.0.1:5001/v2/app/blobs/uploads/: "
+           "503 Service Unavailable")
+    assert url in texts and _skipped(redactor, url) == {p.name for p in BUILTIN_SECRETS}
+
+
+def test_find_runs_every_pattern_outside_ascii() -> None:
+    # synthetic: "ſ" (long s) matches "s" case-insensitively, but "ſ".lower() is no "s": the line holds no trigger
+    # of the basic-credentials pattern once lowered, and that pattern still finds the credentials
+    line = "#6 0.020 > Authorization: Baſic ZGVwbG95Omh1bnRlcjI= (token)"
+    found = Redactor().find(line)
+    assert [(f.name, line[f.start:f.end]) for f in found] == [("basic-credentials", "ZGVwbG95Omh1bnRlcjI=")]
+
+
+_FAMILY_PIECES = sorted({piece for f in FAMILIES for piece in f[1].replace("\n", " ").split(" ")}
+                        | {"ſ", "K", "İ", "@", "://", " ", "=", "Bearer ", "BASIC ", "x:y@", "\n"})
+
+
+@given(st.lists(st.sampled_from(_FAMILY_PIECES) | st.text(max_size=4), max_size=8).map("".join))
+def test_find_finds_what_every_pattern_finds(text: str) -> None:
+    redactor = Redactor()
+    assert redactor.find(text) == _every_pattern(redactor, text)
 
 
 def test_redact_walks_summaries_and_json() -> None:

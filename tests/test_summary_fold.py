@@ -109,6 +109,21 @@ def test_json_of_a_log_without_a_build() -> None:
     assert (doc["steps"]["total"], doc["duration_s"], doc["started_at"]) == (0, None, None)
 
 
+@pytest.mark.parametrize("batch", [1, 7, 512])
+@pytest.mark.parametrize(("first", "second", "lines"), [("s01-cold-plain.log", "s02-warm-plain.log", (131, 94)),
+                                                         ("s01-cold-rawjson.log", "s04-fail-exit1-rawjson.log",
+                                                          (109, 82))])
+def test_each_build_of_two_logs_in_one_ends_on_its_own_last_line(first: str, second: str, lines: tuple[int, int],
+                                                                 batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """synthetic: two real logs one after the other (s02's L1 "#0 building with ..." begins a build; s04-rawjson
+    numbers its vertices anew): a build each, on its own log's lines, however the events come in batches."""
+    monkeypatch.setattr(summary_module, "SECRET_BATCH", batch)
+    a, b = (SHARED / first).read_bytes(), (SHARED / second).read_bytes()
+    assert (len(a.splitlines()), len(b.splitlines())) == lines
+    doc = summarize_bytes(a + b).to_json()
+    assert [build["lines"] for build in doc["builds"]] == [[1, lines[0]], [lines[0] + 1, sum(lines)]]
+
+
 # ------------------------------------------------------------------------------------------------ clocks
 
 
