@@ -7,26 +7,13 @@ shows as ``#5 importing cache manifest from REF`` / ``#5 ERROR: ...: not found``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from . import domain
 from . import events as ev
 from .vertex_names import parse_vertex_name
-
-
-class BuildContext(Protocol):
-    """What a grammar asks of the parser that runs it: the build being read, and a new one."""
-
-    @property
-    def index(self) -> int: ...
-
-    def start_build(self, fmt: str, line: int) -> list[ev.Event]:
-        """Open build ``index + 1`` read as ``fmt`` at ``line``; returns the events to put before the line's
-        (what the plain grammar still held, then ``BuildStarted`` and ``FormatDetected``)."""
-        ...
-
 
 # An error ending so is shown by the plain printer as "#N CANCELED", not as "#N ERROR: ...".
 CANCELED_SUFFIX = "context canceled"

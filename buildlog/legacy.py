@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from . import events as ev
-from .derived import BuildContext
+from .derived import build_start
 from .plain import parse_size
 from .vertex_names import parse_vertex_name
 
@@ -67,12 +67,17 @@ class _Step:
 class LegacyGrammar:
     """Turns the legacy builder's lines into events."""
 
-    def __init__(self, context: BuildContext) -> None:
-        self._context = context
+    def __init__(self, *, forced: bool = False) -> None:
+        self._forced = forced  # the parser reads this format only (``FormatDetected.forced``)
         self._build = 0
         self._step: _Step | None = None
         self._last_index = 0
         self._over = False  # built or failed: only "Successfully tagged" still belongs to this build
+
+    @property
+    def build(self) -> int:
+        """The build this grammar reads (0: none). Ahead of the parser's after a line that opened the next one."""
+        return self._build
 
     def end_build(self) -> None:
         self._build = 0
@@ -100,12 +105,13 @@ class LegacyGrammar:
             return True
         return BETWEEN_STEPS.fullmatch(text) is None or (step is not None and bool(text.strip()))
 
-    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, build: int) -> list[ev.Event]:
+        """One cleaned line; ``build`` is the build the parser reads (the line may open build ``build + 1``)."""
         out: list[ev.Event] = []
         m = CONTEXT.fullmatch(text)
         if m is not None:
-            out += self._start(number)
-            out.append(ev.LegacyContextSent(size=parse_size(m["size"]), **self._common(number, raw, ci)))
+            out += self._start(number, build)
+            out.append(ev.LegacyContextSent(size=parse_size(m["size"]), **self._common(number, raw, ci, build)))
             return out
         shape = None
         for name, pattern in LINES:
@@ -115,23 +121,23 @@ class LegacyGrammar:
                 break
         step = self._step
         if m is None and (step is None or not step.running) and BETWEEN_STEPS.fullmatch(text) is None:
-            return self._client_error(number, raw, text, ci)
+            return self._client_error(number, raw, text, ci, build)
         if m is None or (step is not None and step.running and shape not in ("removing", "image", "failed")):
             # the output of the step's command, as it wrote it
             number_ = step.number if step is not None else 0
-            return [ev.StepOutput(vertex=number_, elapsed=None, text=text, **self._common(number, raw, ci))]
+            return [ev.StepOutput(vertex=number_, elapsed=None, text=text, **self._common(number, raw, ci, build))]
         if shape == "step":
             index = int(m["index"])
             if self._build == 0 or self._over or index <= self._last_index:
-                out += self._start(number)
+                out += self._start(number, build)
             self._last_index = index
             instruction = m["instruction"]
             info = parse_vertex_name(f"[{index}/{m['total']}] {instruction}")
             self._step = _Step(index, instruction)
             out.append(ev.VertexHeader(vertex=index, name=instruction, info=info,
-                                       **self._common(number, raw, ci)))
+                                       **self._common(number, raw, ci, build)))
             return out
-        common = self._common(number, raw, ci)
+        common = self._common(number, raw, ci, build)
         n = step.number if step is not None else 0
         if shape == "cache":
             if step is not None:
@@ -166,24 +172,25 @@ class LegacyGrammar:
         out.append(ev.BuildFailed(message=text, style="legacy", exit_code=code, **derived))
         return out
 
-    def _client_error(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+    def _client_error(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None,
+                      build: int) -> list[ev.Event]:
         """A bare line between steps: the client's error, the build's last word."""
         self._over = True
-        common = self._common(number, raw, ci)
+        common = self._common(number, raw, ci, build)
         step = self._step
         if step is None:
             return [ev.BuildFailed(message=text, style="legacy", **common)]
         return [ev.VertexError(vertex=step.number, message=text, **common),
                 ev.BuildFailed(message=text, style="legacy", **dict(common, raw=""))]
 
-    def _start(self, number: int) -> list[ev.Event]:
+    def _start(self, number: int, build: int) -> list[ev.Event]:
+        """Opens the build after ``build`` at line ``number``: its first events."""
         self.end_build()
-        out = self._context.start_build("legacy", number)
-        self._build = self._context.index
-        return out
+        self._build = build + 1
+        return build_start(self._build, number, "legacy", self._forced)
 
-    def _common(self, number: int, raw: str, ci: ev.CIPrefix | None) -> dict[str, Any]:
+    def _common(self, number: int, raw: str, ci: ev.CIPrefix | None, build: int) -> dict[str, Any]:
         if self._build == 0:
-            self._build = self._context.index
+            self._build = build
         return {"line": number, "end_line": number, "raw": raw, "build": self._build, "ci": ci}
 

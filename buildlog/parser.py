@@ -24,7 +24,6 @@ import re
 
 from . import events as ev
 from .cleaning import clean_line, split_ci_prefix
-from .derived import build_start
 from .detect import FORMATS, WebCopy
 from .framing import DEFAULT_MAX_LINE, LineFramer, RawLine
 from .legacy import LegacyGrammar
@@ -77,9 +76,10 @@ class Parser:
         self._hold_line = min(ev.MAX_RUN_CHARS, max_line)
         self._plain = PlainGrammar()
         self._forced = format != "auto"
-        self._rawjson = RawJsonGrammar(self, max_line=max_line) if format in ("auto", "rawjson") else None
-        self._tty = TtyGrammar(self) if format in ("auto", "tty") else None
-        self._legacy = LegacyGrammar(self) if format in ("auto", "legacy") else None
+        forced = self._forced
+        self._rawjson = RawJsonGrammar(forced=forced, max_line=max_line) if format in ("auto", "rawjson") else None
+        self._tty = TtyGrammar(forced=forced) if format in ("auto", "tty") else None
+        self._legacy = LegacyGrammar(forced=forced) if format in ("auto", "legacy") else None
         self._web = WebCopy()
         self._index = 0  # the build being read
         self._formats: dict[int, str] = {}
@@ -338,19 +338,20 @@ class Parser:
 
     # -----------------------------------------------------------------------------------------------------------
 
-    def start_build(self, fmt: str, line: int) -> list[ev.Event]:
-        """A non-plain grammar opens the next build (see ``derived.BuildContext``)."""
-        out: list[ev.Event] = []
-        self._plain_events(self._plain.flush(), out)
-        index = max(self._index, self._plain.build_index) + 1
+    def _opened(self, grammar: RawJsonGrammar | TtyGrammar | LegacyGrammar, fmt: str) -> None:
+        """``grammar`` opened the next build on the line it just read (its events for the line begin with that
+        build's ``BuildStarted`` and ``FormatDetected``): the parser reads that build now, and the plain text that
+        follows belongs to it."""
+        index = self._index + 1
+        # The plain grammar never holds a line when another grammar reads one (``_leave_plain``), and its build is
+        # the parser's: nothing of it comes between the builds.
+        assert grammar.build == index and self._plain.idle and self._plain.build_index == self._index
         self._plain.join_build(index)
         self._index = index
         self._note_format(index, fmt)
-        for grammar in (self._rawjson, self._tty, self._legacy):
-            if grammar is not None:
-                grammar.end_build()
-        out += build_start(index, line, fmt, self._forced)
-        return out
+        for other in (self._rawjson, self._tty, self._legacy):
+            if other is not None and other is not grammar:
+                other.end_build()
 
     def _plain_events(self, events: list[ev.Event], out: list[ev.Event]) -> None:
         """Pass on what the plain grammar gave, keeping track of the builds it opened and closed."""
@@ -391,7 +392,9 @@ class Parser:
                 if rawjson.active or self._forced or text.startswith(LINE_STARTS):
                     if self._last_plain:
                         self._leave_plain(out)
-                    out += rawjson.line(number, raw, text, None)
+                    out += rawjson.line(number, raw, text, None, self._index)
+                    if rawjson.build > self._index:
+                        self._opened(rawjson, "rawjson")
                     continue
             if raw_line.piece:
                 fragment = ev.LineFragment(
@@ -434,7 +437,11 @@ class Parser:
             if rawjson is not None and text[:1] == "{" and (
                     rawjson.active or self._forced or text.startswith(LINE_STARTS)):
                 self._leave_plain(out)
-                out += rawjson.line(number, raw, text, ci) if whole else rawjson.piece(number, raw, text, ci)
+                index = self._index
+                out += rawjson.line(number, raw, text, ci, index) if whole else rawjson.piece(number, raw, text, ci,
+                                                                                               index)
+                if rawjson.build > index:
+                    self._opened(rawjson, "rawjson")
                 continue
             if rawjson is not None and rawjson.pending:
                 out += rawjson.settle()
@@ -445,12 +452,16 @@ class Parser:
                         out += tty.error_block_line(number, raw, text, ci)
                         continue
                     skip = len(body) - len(split_ci_prefix(body)[1]) if ci is not None else 0
-                    out += tty.line(number, raw, body, ci, skip)
+                    out += tty.line(number, raw, body, ci, skip, self._index)
+                    if tty.build > self._index:
+                        self._opened(tty, "tty")
                     continue
-                tty.end_frames(text)
+                tty.end_frames(text, self._index)
             if legacy is not None and legacy.claims(text):
                 self._leave_plain(out)
-                out += legacy.line(number, raw, text, ci)
+                out += legacy.line(number, raw, text, ci, self._index)
+                if legacy.build > self._index:
+                    self._opened(legacy, "legacy")
                 continue
             self._last_plain = True
             self._plain_events(plain.line(number, raw, text, ci, whole), out)

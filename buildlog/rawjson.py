@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from . import events as ev
-from .derived import BuildContext, error_event, header_event, status_event
+from .derived import build_start, error_event, header_event, status_event
 from .domain import status_event_class
 from .plain import BUILD_CHECK, CLIPPED
 from .vertex_names import parse_vertex_name
@@ -200,8 +200,8 @@ class RawJsonGrammar:
     most of them change nothing (a status already shown, a vertex sent again as it was). Events are built with
     their fields given one by one: a ``**`` dict of the fields they share doubles what building one costs."""
 
-    def __init__(self, context: BuildContext, *, max_line: int = 1 << 20) -> None:
-        self._context = context
+    def __init__(self, *, forced: bool = False, max_line: int = 1 << 20) -> None:
+        self._forced = forced  # the parser reads this format only (``FormatDetected.forced``)
         self._max_line = max_line
         self._build = 0  # the build this grammar is reading; 0: none
         self._vertices: dict[str, _Vertex] = {}
@@ -210,6 +210,11 @@ class RawJsonGrammar:
         # vertices that completed on the previous line: their DONE waits for this line (see _settle)
         self._pending: list[_Vertex] = []
         self._pending_at: tuple[int, int, ev.CIPrefix | None] = (0, 0, None)  # that line's number, build, CI prefix
+
+    @property
+    def build(self) -> int:
+        """The build this grammar reads (0: none). Ahead of the parser's after a line that opened the next one."""
+        return self._build
 
     @property
     def active(self) -> bool:
@@ -231,17 +236,18 @@ class RawJsonGrammar:
 
     # -----------------------------------------------------------------------------------------------------------
 
-    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+    def line(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, build: int) -> list[ev.Event]:
+        """One line; ``build`` is the build the parser reads (the line may open build ``build + 1``)."""
         try:
             obj, end = _scan(text, 0)
         except StopIteration:
-            return self._malformed(number, raw, text, ci, "invalid JSON")
+            return self._malformed(number, raw, text, ci, build, "invalid JSON")
         except (ValueError, RecursionError) as exc:
-            return self._malformed(number, raw, text, ci, f"invalid JSON: {exc}")
+            return self._malformed(number, raw, text, ci, build, f"invalid JSON: {exc}")
         if end != len(text) and not text[end:].isspace():
-            return self._malformed(number, raw, text, ci, f"invalid JSON: extra data at column {end + 1}")
+            return self._malformed(number, raw, text, ci, build, f"invalid JSON: extra data at column {end + 1}")
         if type(obj) is not dict:
-            return self._malformed(number, raw, text, ci, "not a JSON object")
+            return self._malformed(number, raw, text, ci, build, "not a JSON object")
         get = obj.get
         vertexes = get("vertexes")
         if type(vertexes) is not list:
@@ -257,7 +263,7 @@ class RawJsonGrammar:
             warnings = _NONE
         out: list[ev.Event] = self._settle(vertexes) if self._pending else []
         if self._build == 0 or (vertexes and self._has_work and self._starts_next_build(vertexes)):
-            out += self._start(number)
+            out += self._start(number, build)
         build = self._build
         out.append(_SOLVE_STATUS(number, number, raw, build, ci, len(vertexes), len(statuses), len(logs),
                                  len(warnings)))
@@ -276,9 +282,9 @@ class RawJsonGrammar:
                 self._ends(vx, number, build, ci, out)
         return out
 
-    def piece(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> list[ev.Event]:
+    def piece(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, build: int) -> list[ev.Event]:
         """The first piece of a line longer than the line bound: it cannot be read as JSON."""
-        return self._malformed(number, raw, text, ci, "line longer than the parser's bound")
+        return self._malformed(number, raw, text, ci, build, "line longer than the parser's bound")
 
     def settle(self) -> list[ev.Event]:
         """The next line is not rawjson: the previous line's completions stand."""
@@ -295,15 +301,16 @@ class RawJsonGrammar:
 
     # -----------------------------------------------------------------------------------------------------------
 
-    def _start(self, number: int) -> list[ev.Event]:
+    def _start(self, number: int, build: int) -> list[ev.Event]:
+        """Opens the build after ``build`` at line ``number``: its first events."""
         self.end_build()
-        out = self._context.start_build("rawjson", number)
-        self._build = self._context.index
-        return out
+        self._build = build + 1
+        return build_start(self._build, number, "rawjson", self._forced)
 
-    def _malformed(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, error: str) -> list[ev.Event]:
+    def _malformed(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, build: int,
+                   error: str) -> list[ev.Event]:
         out = self.settle()
-        build = self._build or self._context.index
+        build = self._build or build
         out.append(ev.MalformedJson(line=number, end_line=number, raw=raw, build=build, ci=ci, text=text,
                                     error=error))
         return out

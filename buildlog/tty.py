@@ -32,7 +32,7 @@ from typing import Any
 
 from . import events as ev
 from .cleaning import ANSI
-from .derived import BuildContext, failed_event, header_event, status_event
+from .derived import build_start, failed_event, header_event, status_event
 from .plain import ERROR_BLOCK_RULE, OUTPUT, STATUS, parse_size
 from .vertex_names import parse_vertex_name
 
@@ -77,8 +77,8 @@ class _Vertex:
 class TtyGrammar:
     """Turns the lines of tty frames into events."""
 
-    def __init__(self, context: BuildContext) -> None:
-        self._context = context
+    def __init__(self, *, forced: bool = False) -> None:
+        self._forced = forced  # the parser reads this format only (``FormatDetected.forced``)
         self._build = 0
         self._vertices: list[_Vertex] = []
         self._by_name: dict[str, list[_Vertex]] = {}
@@ -95,6 +95,11 @@ class TtyGrammar:
         self._window: list[str] = []  # output rows of the parent in this frame
         self._aligns: list[int] = []  # where this frame's window can sit in the previous one
 
+    @property
+    def build(self) -> int:
+        """The build this grammar reads (0: none). Ahead of the parser's after a line that opened the next one."""
+        return self._build
+
     def end_build(self) -> None:
         self._build = 0
         self._vertices = []
@@ -104,14 +109,15 @@ class TtyGrammar:
         self._parent = None
         self.in_error_block = False
 
-    def end_frames(self, text: str = "") -> None:
-        """A line that is not part of a frame came (``text``, cleaned): the frames are over (what follows is plain
-        text). A ``------`` opens or closes the error block, whose ``#N SECS TEXT`` lines are claimed."""
+    def end_frames(self, text: str, build: int) -> None:
+        """A line that is not part of a frame came (``text``, cleaned, in the parser's ``build``): the frames are
+        over (what follows is plain text). A ``------`` in this grammar's build opens or closes the error block,
+        whose ``#N SECS TEXT`` lines are claimed."""
         if self.in_frames:
             self.in_frames = False
             self._close_window()
             self._parent = None
-        if text == ERROR_BLOCK_RULE and self._build != 0 and self._context.index == self._build:
+        if text == ERROR_BLOCK_RULE and self._build != 0 and build == self._build:
             self.in_error_block = not self.in_error_block
 
     def claims(self, text: str) -> bool:
@@ -133,18 +139,19 @@ class TtyGrammar:
 
     # -----------------------------------------------------------------------------------------------------------
 
-    def line(self, number: int, raw: str, body: str, ci: ev.CIPrefix | None, skip: int = 0) -> list[ev.Event]:
+    def line(self, number: int, raw: str, body: str, ci: ev.CIPrefix | None, skip: int, build: int) -> list[ev.Event]:
         """One line: ``body`` is its text without terminator, escape sequences kept; its first ``skip`` characters
-        are a CI prefix (whose colour codes still count: a reset there ends the previous row's colour)."""
+        are a CI prefix (whose colour codes still count: a reset there ends the previous row's colour). ``build``
+        is the build the parser reads (a frame header may open build ``build + 1``)."""
         rows = self._rows(body, skip)
         out: list[ev.Event] = []
         headers = [(i, m) for i, (text, _) in enumerate(rows) if (m := HEADER.search(text)) is not None]
-        if headers and self._starts_build(headers[0][1]):
+        if headers and self._starts_build(headers[0][1], build):
             self.end_build()
-            out += self._context.start_build("tty", number)
-            self._build = self._context.index
+            self._build = build + 1
+            out += build_start(self._build, number, "tty", self._forced)
         elif self._build == 0:
-            self._build = self._context.index
+            self._build = build
         self.in_frames = True
         out.append(ev.TtyLine(line=number, end_line=number, raw=raw, build=self._build, ci=ci,
                               rows=tuple(text for text, _ in rows)))
@@ -198,8 +205,8 @@ class TtyGrammar:
                 self._fg = p
                 self._coloured = True
 
-    def _starts_build(self, m: re.Match[str]) -> bool:
-        if self._build == 0 or self._finished_frame or self._context.index != self._build:
+    def _starts_build(self, m: re.Match[str], build: int) -> bool:
+        if self._build == 0 or self._finished_frame or build != self._build:
             return True
         return float(m["secs"]) < self._last_seconds
 
