@@ -312,11 +312,8 @@ class Parser:
         return allowed, allowed and self._plain.idle, rawjson is not None and rawjson.pending
 
     def _runs_allowed(self) -> bool:
-        """Whether step output here is read as plain progress (not a tty frame, a legacy step, a web copy)."""
-        tty = self._tty
-        legacy = self._legacy
-        return (not self._web.active and (tty is None or not (tty.in_frames or tty.in_error_block))
-                and (legacy is None or not legacy.in_step) and self._plain.build_index == self._index)
+        """Whether step output here is read as plain progress (route 2 of ``_route``, and not in a web copy)."""
+        return not self._web.active and not self._in_block() and self._plain.build_index == self._index
 
     def _run(self, raw: str, vertex: str, count: int, out: list[ev.Event]) -> ev.StepOutput | None:
         """The event of a run of ``count`` output lines of ``vertex`` (None when the plain grammar would read its
@@ -375,36 +372,56 @@ class Parser:
             if grammar is not None:
                 grammar.end_build()
 
+    # -----------------------------------------------------------------------------------------------------------
+    # The router: each line the scanner did not take goes, once cleaned (a web copy's line numbers and links, the CI
+    # prefix and colours off), to the first route that claims it. ``_route`` tries them in this order:
+    #
+    #   route      the cleaned line                                  read by   opens the next build at
+    #   1 json     any "{" line inside a rawjson build; else one     rawjson   a line when none is open; a new "load
+    #              that starts as a SolveStatus (LINE_STARTS)                  build definition" once all shown ended
+    #   2 plain    "#N ..." (not while a tty frame, the error        plain     "#0 building with"; a vertex line after
+    #   progress   block after frames or a legacy step runs)                   a final error or in another format's
+    #                                                                          build; the numbering anew
+    #   3 tty      "[+] Building" anywhere; inside frames " => "     tty       a header when none is open, after a
+    #              and blank rows; in the error block "#N SECS T"              FINISHED frame, or going back in time
+    #   4 legacy   "Sending build context", "Step N/M : "; inside    legacy    "Sending build context"; a step number
+    #              a legacy build its shapes, a running step's                 that does not grow
+    #              output and the client's error
+    #   5 plain    anything else: the final text of a failed         plain     as route 2 (a "#N" line right after
+    #   text       build in any format, plain's top-level lines                tty frames comes here)
+    #
+    # Why this order: 1 and 2 begin with different characters, so JSON goes first, as its hot path in ``_lines``
+    # takes it before any cleaning. 2 comes before 3 and 4 because a step's output is its own whatever it says: a
+    # docker build run inside a RUN step prints "[+] Building" too and must not open a tty build, and a "#N" line
+    # between legacy steps is not the client's error. But 2 yields to the lines 3 and 4 hold: Docker 20.10's error
+    # block repeats the failed step's output as "#N SECS TEXT", which plain would read as another build's progress,
+    # and a legacy step's output is its own too. 5 is last: the plain grammar reads what no other grammar claims.
+    #
+    # ``detect.DECIDING_LINES`` has the lines that tell a build's format (``WebCopy`` waits for the first one). A
+    # grammar that opens its next build begins its events for the line with that build's ``BuildStarted`` and
+    # ``FormatDetected`` (``_opened``); the plain grammar's open with ``BuildStarted`` (``_plain_events``).
+
     def _lines(self, lines: list[RawLine]) -> list[ev.Event]:
         out: list[ev.Event] = []
-        plain = self._plain
         rawjson = self._rawjson
-        tty = self._tty
-        legacy = self._legacy
         web = self._web
         for raw_line in lines:
             raw = raw_line.text
             number = raw_line.number
             self._last_line = number
             if raw[:1] == "{" and rawjson is not None and raw_line.final and "\x1b" not in raw and not web.active:
-                # the hot path of rawjson: no CI prefix starts with "{", nothing to clean
+                # route 1 before any cleaning, the hot path of rawjson: no CI prefix starts with "{"
                 text = raw[:-2] if raw.endswith("\r\n") else raw[:-1] if raw.endswith("\n") else raw
                 if rawjson.active or self._forced or text.startswith(LINE_STARTS):
                     if self._last_plain:
                         self._leave_plain(out)
-                    out += rawjson.line(number, raw, text, None, self._index)
-                    if rawjson.build > self._index:
+                    index = self._index
+                    out += rawjson.line(number, raw, text, None, index)
+                    if rawjson.build > index:
                         self._opened(rawjson, "rawjson")
                     continue
             if raw_line.piece:
-                fragment = ev.LineFragment(
-                    line=number, end_line=number, raw=raw, build=self._index,
-                    length=len(raw.encode("utf-8", "surrogateescape")), final=raw_line.final,
-                    total_length=raw_line.total_length)
-                if self._last_plain:
-                    self._plain_events(plain.fragment(fragment), out)
-                else:
-                    out.append(fragment)
+                self._fragment(raw_line, out)
                 continue
             body = raw
             if body.endswith("\n"):
@@ -419,53 +436,105 @@ class Parser:
                 text, ci = body, None  # a plain progress line: nothing to take off
             else:
                 text, ci = clean_line(body)
-            whole = raw_line.final
-            if (text[:1] == "#" and text[1:2].isdigit() and (tty is None or not (tty.in_frames or tty.in_error_block))
-                    and (legacy is None or not legacy.in_step)):
-                # the hot path: a plain progress line. Its text is the step's own, whatever it says: a docker build
-                # run inside a RUN step prints "[+] Building" too, and must not start a tty build here.
-                if rawjson is not None and rawjson.pending:
-                    out += rawjson.settle()
-                self._last_plain = True
-                if whole and plain.idle and plain.build_index == self._index:
-                    event = plain.vertex_event(number, raw, text, ci)
-                    if event is not None:
-                        out.append(event)
-                        continue
-                self._plain_events(plain.line(number, raw, text, ci, whole), out)
-                continue
-            if rawjson is not None and text[:1] == "{" and (
-                    rawjson.active or self._forced or text.startswith(LINE_STARTS)):
-                self._leave_plain(out)
-                index = self._index
-                out += rawjson.line(number, raw, text, ci, index) if whole else rawjson.piece(number, raw, text, ci,
-                                                                                               index)
-                if rawjson.build > index:
-                    self._opened(rawjson, "rawjson")
-                continue
-            if rawjson is not None and rawjson.pending:
-                out += rawjson.settle()
-            if tty is not None:
-                if tty.claims(text):
-                    self._leave_plain(out)
-                    if tty.in_error_block:
-                        out += tty.error_block_line(number, raw, text, ci)
-                        continue
-                    skip = len(body) - len(split_ci_prefix(body)[1]) if ci is not None else 0
-                    out += tty.line(number, raw, body, ci, skip, self._index)
-                    if tty.build > self._index:
-                        self._opened(tty, "tty")
-                    continue
-                tty.end_frames(text, self._index)
-            if legacy is not None and legacy.claims(text):
-                self._leave_plain(out)
-                out += legacy.line(number, raw, text, ci, self._index)
-                if legacy.build > self._index:
-                    self._opened(legacy, "legacy")
-                continue
-            self._last_plain = True
-            self._plain_events(plain.line(number, raw, text, ci, whole), out)
+            self._route(number, raw, body, text, ci, raw_line.final, out)
         return out
+
+    def _route(self, number: int, raw: str, body: str, text: str, ci: ev.CIPrefix | None, whole: bool,
+               out: list[ev.Event]) -> None:
+        """Hands a cleaned line to the first route that claims it (the table above). ``body`` is the line without
+        its end, CI prefix and colours kept; ``whole`` is false for the first piece of a line over the bound."""
+        rawjson = self._rawjson
+        tty = self._tty
+        legacy = self._legacy
+        if rawjson is not None and text[:1] == "{" and (
+                rawjson.active or self._forced or text.startswith(LINE_STARTS)):
+            self._json(rawjson, number, raw, text, ci, whole, out)
+            return
+        if rawjson is not None and rawjson.pending:
+            out += rawjson.settle()  # not a rawjson line: the completions held for the next line stand
+        if text[:1] == "#" and text[1:2].isdigit() and not self._in_block():
+            self._progress(number, raw, text, ci, whole, out)
+            return
+        if tty is not None:
+            if tty.claims(text):
+                self._tty_line(tty, number, raw, body, text, ci, out)
+                return
+            tty.end_frames(text, self._index)
+        if legacy is not None and legacy.claims(text):
+            self._legacy_line(legacy, number, raw, text, ci, out)
+            return
+        self._plain_text(number, raw, text, ci, whole, out)
+
+    def _in_block(self) -> bool:
+        """Whether a tty frame, the error block after the frames or a running legacy step reads the next lines,
+        whatever they look like."""
+        tty = self._tty
+        legacy = self._legacy
+        return (tty is not None and (tty.in_frames or tty.in_error_block)) or (legacy is not None and legacy.in_step)
+
+    def _json(self, rawjson: RawJsonGrammar, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
+              out: list[ev.Event]) -> None:
+        """Route 1. The first piece of a line over the bound cannot be read as JSON: it is malformed."""
+        self._leave_plain(out)
+        index = self._index
+        out += rawjson.line(number, raw, text, ci, index) if whole else rawjson.piece(number, raw, text, ci, index)
+        if rawjson.build > index:
+            self._opened(rawjson, "rawjson")
+
+    def _progress(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
+                  out: list[ev.Event]) -> None:
+        """Route 2: most lines of a plain log with a CI prefix come here, one event each straight away."""
+        plain = self._plain
+        if whole and plain.idle and plain.build_index == self._index:
+            event = plain.vertex_event(number, raw, text, ci)
+            if event is not None:
+                self._last_plain = True
+                out.append(event)
+                return
+        self._plain_text(number, raw, text, ci, whole, out)
+
+    def _tty_line(self, tty: TtyGrammar, number: int, raw: str, body: str, text: str, ci: ev.CIPrefix | None,
+                  out: list[ev.Event]) -> None:
+        """Route 3. A frame line is read with its escape sequences (colours tell a finished row, cursor movement
+        separates rows), so it gets ``body`` and how many of its characters are the CI prefix."""
+        self._leave_plain(out)
+        if tty.in_error_block:
+            out += tty.error_block_line(number, raw, text, ci)
+            return
+        skip = len(body) - len(split_ci_prefix(body)[1]) if ci is not None else 0
+        index = self._index
+        out += tty.line(number, raw, body, ci, skip, index)
+        if tty.build > index:
+            self._opened(tty, "tty")
+
+    def _legacy_line(self, legacy: LegacyGrammar, number: int, raw: str, text: str, ci: ev.CIPrefix | None,
+                     out: list[ev.Event]) -> None:
+        """Route 4."""
+        self._leave_plain(out)
+        index = self._index
+        out += legacy.line(number, raw, text, ci, index)
+        if legacy.build > index:
+            self._opened(legacy, "legacy")
+
+    def _plain_text(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
+                    out: list[ev.Event]) -> None:
+        """Route 5, and route 2's lines that need the whole plain grammar."""
+        self._last_plain = True
+        self._plain_events(self._plain.line(number, raw, text, ci, whole), out)
+
+    def _fragment(self, raw_line: RawLine, out: list[ev.Event]) -> None:
+        """A later piece of a line over the bound: it goes where the line's first piece went (the plain grammar
+        passes it on after what it held; another grammar has nothing to add to it)."""
+        number = raw_line.number
+        raw = raw_line.text
+        fragment = ev.LineFragment(
+            line=number, end_line=number, raw=raw, build=self._index,
+            length=len(raw.encode("utf-8", "surrogateescape")), final=raw_line.final,
+            total_length=raw_line.total_length)
+        if self._last_plain:
+            self._plain_events(self._plain.fragment(fragment), out)
+        else:
+            out.append(fragment)
 
     def _leave_plain(self, out: list[ev.Event]) -> None:
         """A line for another grammar: an error message the plain grammar holds ends here."""
