@@ -69,18 +69,14 @@ class LegacyGrammar:
 
     def __init__(self, *, forced: bool = False) -> None:
         self._forced = forced  # the parser reads this format only (``FormatDetected.forced``)
-        self._build = 0
+        # The build this grammar reads (0: none); ahead of the parser's after a line that opened the next one.
+        self.build = 0
         self._step: _Step | None = None
         self._last_index = 0
         self._over = False  # built or failed: only "Successfully tagged" still belongs to this build
 
-    @property
-    def build(self) -> int:
-        """The build this grammar reads (0: none). Ahead of the parser's after a line that opened the next one."""
-        return self._build
-
     def end_build(self) -> None:
-        self._build = 0
+        self.build = 0
         self._step = None
         self._last_index = 0
         self._over = False
@@ -94,7 +90,7 @@ class LegacyGrammar:
         """Whether a cleaned line is the legacy builder's: one of its shapes, or the output of a running step."""
         if DECIDING.match(text) is not None:
             return True
-        if self._build == 0:
+        if self.build == 0:
             return False
         step = self._step
         if step is not None and step.running:
@@ -128,7 +124,7 @@ class LegacyGrammar:
             return [ev.StepOutput(vertex=number_, elapsed=None, text=text, **self._common(number, raw, ci, build))]
         if shape == "step":
             index = int(m["index"])
-            if self._build == 0 or self._over or index <= self._last_index:
+            if self.build == 0 or self._over or index <= self._last_index:
                 out += self._start(number, build)
             self._last_index = index
             instruction = m["instruction"]
@@ -186,11 +182,11 @@ class LegacyGrammar:
     def _start(self, number: int, build: int) -> list[ev.Event]:
         """Opens the build after ``build`` at line ``number``: its first events."""
         self.end_build()
-        self._build = build + 1
-        return build_start(self._build, number, "legacy", self._forced)
+        self.build = build + 1
+        return build_start(self.build, number, "legacy", self._forced)
 
     def _common(self, number: int, raw: str, ci: ev.CIPrefix | None, build: int) -> dict[str, Any]:
-        if self._build == 0:
-            self._build = build
-        return {"line": number, "end_line": number, "raw": raw, "build": self._build, "ci": ci}
+        if self.build == 0:
+            self.build = build
+        return {"line": number, "end_line": number, "raw": raw, "build": self.build, "ci": ci}
 

@@ -312,8 +312,12 @@ class Parser:
         return allowed, allowed and self._plain.idle, rawjson is not None and rawjson.pending
 
     def _runs_allowed(self) -> bool:
-        """Whether step output here is read as plain progress (route 2 of ``_route``, and not in a web copy)."""
-        return not self._web.active and not self._in_block() and self._plain.build_index == self._index
+        """Whether step output here is read as plain progress (as route 2 of ``_route`` reads it, and not in a web
+        copy)."""
+        tty = self._tty
+        legacy = self._legacy
+        return (not self._web.active and (tty is None or not (tty.in_frames or tty.in_error_block))
+                and (legacy is None or not legacy.in_step) and self._plain.build_index == self._index)
 
     def _run(self, raw: str, vertex: str, count: int, out: list[ev.Event]) -> ev.StepOutput | None:
         """The event of a run of ``count`` output lines of ``vertex`` (None when the plain grammar would read its
@@ -452,8 +456,17 @@ class Parser:
             return
         if rawjson is not None and rawjson.pending:
             out += rawjson.settle()  # not a rawjson line: the completions held for the next line stand
-        if text[:1] == "#" and text[1:2].isdigit() and not self._in_block():
-            self._progress(number, raw, text, ci, whole, out)
+        if (text[:1] == "#" and text[1:2].isdigit() and (tty is None or not (tty.in_frames or tty.in_error_block))
+                and (legacy is None or not legacy.in_step)):
+            # route 2, where most lines of a plain log with a CI prefix go: one event each, straight away
+            plain = self._plain
+            if whole and plain.idle and plain.build_index == self._index:
+                event = plain.vertex_event(number, raw, text, ci)
+                if event is not None:
+                    self._last_plain = True
+                    out.append(event)
+                    return
+            self._plain_text(number, raw, text, ci, whole, out)
             return
         if tty is not None:
             if tty.claims(text):
@@ -465,13 +478,6 @@ class Parser:
             return
         self._plain_text(number, raw, text, ci, whole, out)
 
-    def _in_block(self) -> bool:
-        """Whether a tty frame, the error block after the frames or a running legacy step reads the next lines,
-        whatever they look like."""
-        tty = self._tty
-        legacy = self._legacy
-        return (tty is not None and (tty.in_frames or tty.in_error_block)) or (legacy is not None and legacy.in_step)
-
     def _json(self, rawjson: RawJsonGrammar, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
               out: list[ev.Event]) -> None:
         """Route 1. The first piece of a line over the bound cannot be read as JSON: it is malformed."""
@@ -480,18 +486,6 @@ class Parser:
         out += rawjson.line(number, raw, text, ci, index) if whole else rawjson.piece(number, raw, text, ci, index)
         if rawjson.build > index:
             self._opened(rawjson, "rawjson")
-
-    def _progress(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
-                  out: list[ev.Event]) -> None:
-        """Route 2: most lines of a plain log with a CI prefix come here, one event each straight away."""
-        plain = self._plain
-        if whole and plain.idle and plain.build_index == self._index:
-            event = plain.vertex_event(number, raw, text, ci)
-            if event is not None:
-                self._last_plain = True
-                out.append(event)
-                return
-        self._plain_text(number, raw, text, ci, whole, out)
 
     def _tty_line(self, tty: TtyGrammar, number: int, raw: str, body: str, text: str, ci: ev.CIPrefix | None,
                   out: list[ev.Event]) -> None:
@@ -518,7 +512,7 @@ class Parser:
 
     def _plain_text(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
                     out: list[ev.Event]) -> None:
-        """Route 5, and route 2's lines that need the whole plain grammar."""
+        """Route 5, and the lines of route 2 that need the whole plain grammar."""
         self._last_plain = True
         self._plain_events(self._plain.line(number, raw, text, ci, whole), out)
 

@@ -203,7 +203,8 @@ class RawJsonGrammar:
     def __init__(self, *, forced: bool = False, max_line: int = 1 << 20) -> None:
         self._forced = forced  # the parser reads this format only (``FormatDetected.forced``)
         self._max_line = max_line
-        self._build = 0  # the build this grammar is reading; 0: none
+        # The build this grammar reads (0: none); ahead of the parser's after a line that opened the next one.
+        self.build = 0
         self._vertices: dict[str, _Vertex] = {}
         self._shown: list[_Vertex] = []
         self._has_work = False
@@ -212,18 +213,13 @@ class RawJsonGrammar:
         self._pending_at: tuple[int, int, ev.CIPrefix | None] = (0, 0, None)  # that line's number, build, CI prefix
 
     @property
-    def build(self) -> int:
-        """The build this grammar reads (0: none). Ahead of the parser's after a line that opened the next one."""
-        return self._build
-
-    @property
     def active(self) -> bool:
         """A rawjson build is being read: any line starting with "{" is one of its lines."""
-        return self._build != 0
+        return self.build != 0
 
     def end_build(self) -> None:
         """The build being read is over (a final error, another build began): the next line starts a new one."""
-        self._build = 0
+        self.build = 0
         self._vertices = {}
         self._shown = []
         self._has_work = False
@@ -262,9 +258,9 @@ class RawJsonGrammar:
         if type(warnings) is not list:
             warnings = _NONE
         out: list[ev.Event] = self._settle(vertexes) if self._pending else []
-        if self._build == 0 or (vertexes and self._has_work and self._starts_next_build(vertexes)):
+        if self.build == 0 or (vertexes and self._has_work and self._starts_next_build(vertexes)):
             out += self._start(number, build)
-        build = self._build
+        build = self.build
         out.append(_SOLVE_STATUS(number, number, raw, build, ci, len(vertexes), len(statuses), len(logs),
                                  len(warnings)))
         touched = self._vertexes(vertexes, number, build, ci, out) if vertexes else ()
@@ -293,10 +289,10 @@ class RawJsonGrammar:
     def flush(self, number: int) -> list[ev.Event]:
         """End of input: what waited for a next line, and output lines still waiting for their ``\\n``."""
         out = self.settle()
-        if self._build:
+        if self.build:
             for vx in self._shown:
                 if vx.partial is not None:
-                    self._flush_partial(vx, number, self._build, None, out)
+                    self._flush_partial(vx, number, self.build, None, out)
         return out
 
     # -----------------------------------------------------------------------------------------------------------
@@ -304,13 +300,13 @@ class RawJsonGrammar:
     def _start(self, number: int, build: int) -> list[ev.Event]:
         """Opens the build after ``build`` at line ``number``: its first events."""
         self.end_build()
-        self._build = build + 1
-        return build_start(self._build, number, "rawjson", self._forced)
+        self.build = build + 1
+        return build_start(self.build, number, "rawjson", self._forced)
 
     def _malformed(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None, build: int,
                    error: str) -> list[ev.Event]:
         out = self.settle()
-        build = self._build or build
+        build = self.build or build
         out.append(ev.MalformedJson(line=number, end_line=number, raw=raw, build=build, ci=ci, text=text,
                                     error=error))
         return out

@@ -79,7 +79,8 @@ class TtyGrammar:
 
     def __init__(self, *, forced: bool = False) -> None:
         self._forced = forced  # the parser reads this format only (``FormatDetected.forced``)
-        self._build = 0
+        # The build this grammar reads (0: none); ahead of the parser's after a line that opened the next one.
+        self.build = 0
         self._vertices: list[_Vertex] = []
         self._by_name: dict[str, list[_Vertex]] = {}
         self._fg: str | None = None  # the current foreground colour (SGR state carries over lines)
@@ -95,13 +96,8 @@ class TtyGrammar:
         self._window: list[str] = []  # output rows of the parent in this frame
         self._aligns: list[int] = []  # where this frame's window can sit in the previous one
 
-    @property
-    def build(self) -> int:
-        """The build this grammar reads (0: none). Ahead of the parser's after a line that opened the next one."""
-        return self._build
-
     def end_build(self) -> None:
-        self._build = 0
+        self.build = 0
         self._vertices = []
         self._by_name = {}
         self._finished_frame = False
@@ -117,7 +113,7 @@ class TtyGrammar:
             self.in_frames = False
             self._close_window()
             self._parent = None
-        if text == ERROR_BLOCK_RULE and self._build != 0 and build == self._build:
+        if text == ERROR_BLOCK_RULE and self.build != 0 and build == self.build:
             self.in_error_block = not self.in_error_block
 
     def claims(self, text: str) -> bool:
@@ -133,8 +129,8 @@ class TtyGrammar:
         """A claimed line of the error block (``in_error_block``): ``#8 1.052 2:debug=true``."""
         m = BLOCK_OUTPUT.fullmatch(text)
         if m is None:  # not a line claims() claimed
-            return [ev.UnrecognizedLine(line=number, end_line=number, raw=raw, build=self._build, ci=ci, text=text)]
-        return [ev.ErrorBlockOutput(line=number, end_line=number, raw=raw, build=self._build, ci=ci,
+            return [ev.UnrecognizedLine(line=number, end_line=number, raw=raw, build=self.build, ci=ci, text=text)]
+        return [ev.ErrorBlockOutput(line=number, end_line=number, raw=raw, build=self.build, ci=ci,
                                     elapsed=float(m.group(1)), text=m.group(2) or "")]
 
     # -----------------------------------------------------------------------------------------------------------
@@ -148,14 +144,14 @@ class TtyGrammar:
         headers = [(i, m) for i, (text, _) in enumerate(rows) if (m := HEADER.search(text)) is not None]
         if headers and self._starts_build(headers[0][1], build):
             self.end_build()
-            self._build = build + 1
-            out += build_start(self._build, number, "tty", self._forced)
-        elif self._build == 0:
-            self._build = build
+            self.build = build + 1
+            out += build_start(self.build, number, "tty", self._forced)
+        elif self.build == 0:
+            self.build = build
         self.in_frames = True
-        out.append(ev.TtyLine(line=number, end_line=number, raw=raw, build=self._build, ci=ci,
+        out.append(ev.TtyLine(line=number, end_line=number, raw=raw, build=self.build, ci=ci,
                               rows=tuple(text for text, _ in rows)))
-        common: dict[str, Any] = {"line": number, "end_line": number, "raw": "", "build": self._build, "ci": ci}
+        common: dict[str, Any] = {"line": number, "end_line": number, "raw": "", "build": self.build, "ci": ci}
         header_at = dict(headers)
         for i, (text, colour) in enumerate(rows):
             m = header_at.get(i)
@@ -206,7 +202,7 @@ class TtyGrammar:
                 self._coloured = True
 
     def _starts_build(self, m: re.Match[str], build: int) -> bool:
-        if self._build == 0 or self._finished_frame or build != self._build:
+        if self.build == 0 or self._finished_frame or build != self.build:
             return True
         return float(m["secs"]) < self._last_seconds
 
