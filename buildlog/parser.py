@@ -11,10 +11,16 @@ It never reads, sleeps or prints. Events for a line are handed out as soon as th
 arrived (an error message that may continue on the next line waits for that next line).
 
 One log can hold several builds, each in its own shape (docs/formats.md): plain progress, rawjson, tty frames or
-the legacy builder's. Each line goes to the grammar of its shape (``detect.DECIDING_LINES`` for the lines that
-open a build; each grammar claims the lines that continue its own); what none claims is plain text, read by the
-plain grammar: plain progress, and the final lines every format ends with (error block, Dockerfile excerpt, final
-``ERROR:``). The grammars share the build numbering. ``Parser(format=...)`` narrows the shapes looked for.
+the legacy builder's. The scanner reads runs of step output and most plain lines straight away (``_scan``); every
+other line, once cleaned, goes to the first of five routes that claims it (``_route``, beside the table of which
+lines each route claims, which grammar reads them, which lines open a build, and why in this order): rawjson's
+JSON, plain progress, tty frames, the legacy builder's lines, and plain text, what no other grammar claims (such as
+the final lines every format ends with: error block, Dockerfile excerpt, final ``ERROR:``).
+
+The grammars share the build numbering without calling back into the parser: each line is handed to a grammar
+with the number of the build being read, and a grammar that opens the next build puts that build's
+``BuildStarted`` and ``FormatDetected`` before the line's own events; the parser then follows it (``_opened``).
+``Parser(format=...)`` narrows the shapes looked for.
 """
 
 from __future__ import annotations
@@ -340,9 +346,9 @@ class Parser:
     # -----------------------------------------------------------------------------------------------------------
 
     def _opened(self, grammar: RawJsonGrammar | TtyGrammar | LegacyGrammar, fmt: str) -> None:
-        """``grammar`` opened the next build on the line it just read (its events for the line begin with that
-        build's ``BuildStarted`` and ``FormatDetected``): the parser reads that build now, and the plain text that
-        follows belongs to it."""
+        """``grammar`` opened the next build on the line it just read (that build's ``BuildStarted`` and
+        ``FormatDetected`` came before the line's own events): the parser reads that build now, and the plain text
+        that follows belongs to it."""
         index = self._index + 1
         # The plain grammar never holds a line when another grammar reads one (``_leave_plain``), and its build is
         # the parser's: nothing of it comes between the builds.
@@ -402,8 +408,8 @@ class Parser:
     # and a legacy step's output is its own too. 5 is last: the plain grammar reads what no other grammar claims.
     #
     # ``detect.DECIDING_LINES`` has the lines that tell a build's format (``WebCopy`` waits for the first one). A
-    # grammar that opens its next build begins its events for the line with that build's ``BuildStarted`` and
-    # ``FormatDetected`` (``_opened``); the plain grammar's open with ``BuildStarted`` (``_plain_events``).
+    # grammar that opens its next build puts that build's ``BuildStarted`` and ``FormatDetected`` before the line's
+    # own events (``_opened``); the plain grammar's builds open with ``BuildStarted`` (``_plain_events``).
 
     def _lines(self, lines: list[RawLine]) -> list[ev.Event]:
         out: list[ev.Event] = []
@@ -450,15 +456,16 @@ class Parser:
         rawjson = self._rawjson
         tty = self._tty
         legacy = self._legacy
+        # 1 json
         if rawjson is not None and text[:1] == "{" and (
                 rawjson.active or self._forced or text.startswith(LINE_STARTS)):
             self._json(rawjson, number, raw, text, ci, whole, out)
             return
         if rawjson is not None and rawjson.pending:
             out += rawjson.settle()  # not a rawjson line: the completions held for the next line stand
+        # 2 plain progress, where most lines of a plain log with a CI prefix go: one event each, straight away
         if (text[:1] == "#" and text[1:2].isdigit() and (tty is None or not (tty.in_frames or tty.in_error_block))
                 and (legacy is None or not legacy.in_step)):
-            # route 2, where most lines of a plain log with a CI prefix go: one event each, straight away
             plain = self._plain
             if whole and plain.idle and plain.build_index == self._index:
                 event = plain.vertex_event(number, raw, text, ci)
@@ -468,14 +475,17 @@ class Parser:
                     return
             self._plain_text(number, raw, text, ci, whole, out)
             return
+        # 3 tty (a line it does not claim ends its frames)
         if tty is not None:
             if tty.claims(text):
                 self._tty_line(tty, number, raw, body, text, ci, out)
                 return
             tty.end_frames(text, self._index)
+        # 4 legacy
         if legacy is not None and legacy.claims(text):
             self._legacy_line(legacy, number, raw, text, ci, out)
             return
+        # 5 plain text
         self._plain_text(number, raw, text, ci, whole, out)
 
     def _json(self, rawjson: RawJsonGrammar, number: int, raw: str, text: str, ci: ev.CIPrefix | None, whole: bool,
