@@ -25,10 +25,10 @@ What is timed, best of ``--repeat`` runs each:
 Times are the process's CPU time (``time.process_time``), which other work on a busy machine disturbs far less
 than wall time; the ratio printed beside each figure is its speed over the baseline's: compare ratios, not absolute
 times. With ``--compare CHECKOUT`` each figure is also timed on the package of another checkout, in the same
-rounds: a fresh process per measurement runs the same function once untimed (imports, patterns compiled on first
-use) and then once timed. Then the start-up figures (best of 7 fresh processes): ``python -c pass``,
-``import buildlog``, and ``buildlog classify`` on a small log as a whole process; and the peak RSS of ``summary`` on
-the largest input in a fresh process.
+rounds, and both checkouts are timed alike: a fresh process per measurement runs the function once untimed
+(imports, patterns compiled on first use, caches filled) and then once timed. Then the start-up figures (best
+of 7 fresh processes): ``python -c pass``, ``import buildlog``, and ``buildlog classify`` on a small log as a
+whole process; and the peak RSS of ``summary`` on the largest input in a fresh process.
 """
 
 from __future__ import annotations
@@ -265,7 +265,10 @@ def main() -> None:
             timed: list[tuple[str, Callable[[], float]]] = [
                 (baseline_name, lambda fn=baseline, path=path: best_of(1, fn, path)[0])]  # type: ignore[misc]
             for name, fn in FIGURES.items():
-                timed.append((name, lambda fn=fn, path=path: best_of(1, fn, path)[0]))  # type: ignore[misc]
+                if args.compare:  # both checkouts alike: a fresh process per measurement
+                    timed.append((name, lambda name=name, path=path: in_checkout(ROOT, name, path)))  # type: ignore[misc]
+                else:
+                    timed.append((name, lambda fn=fn, path=path: best_of(1, fn, path)[0]))  # type: ignore[misc]
                 if args.compare:
                     timed.append((f"{name} [{args.compare.name}]",  # type: ignore[misc]
                                   lambda name=name, path=path: in_checkout(args.compare, name, path)))
