@@ -22,25 +22,26 @@ from typing import Any
 
 from . import events as ev
 from .derived import build_start
+from .lazyre import later
 from .plain import parse_size
 from .vertex_names import parse_vertex_name
 
 # (shape, pattern on the cleaned line). First match wins.
 LINES: list[tuple[str, re.Pattern[str]]] = [
-    ("step", re.compile(r"Step (?P<index>\d+)/(?P<total>\d+) : (?P<instruction>.*)", re.DOTALL)),
-    ("cache", re.compile(r" ---> Using cache\s*")),
-    ("running", re.compile(r" ---> Running in (?P<container>[0-9a-f]+)\s*")),
-    ("image", re.compile(r" ---> (?P<image>[0-9a-f]{6,})\s*")),
-    ("removing", re.compile(r"Removing intermediate container (?P<container>[0-9a-f]+)\s*")),
-    ("built", re.compile(r"Successfully built (?P<image>[0-9a-f]+)\s*")),
-    ("tagged", re.compile(r"Successfully tagged (?P<ref>\S+)\s*")),
-    ("failed", re.compile(r"The command '(?P<command>.*)' returned a non-zero code: (?P<code>\d+)\s*",
-                             re.DOTALL)),
+    ("step", later(r"Step (?P<index>\d+)/(?P<total>\d+) : (?P<instruction>.*)", re.DOTALL)),
+    ("cache", later(r" ---> Using cache\s*")),
+    ("running", later(r" ---> Running in (?P<container>[0-9a-f]+)\s*")),
+    ("image", later(r" ---> (?P<image>[0-9a-f]{6,})\s*")),
+    ("removing", later(r"Removing intermediate container (?P<container>[0-9a-f]+)\s*")),
+    ("built", later(r"Successfully built (?P<image>[0-9a-f]+)\s*")),
+    ("tagged", later(r"Successfully tagged (?P<ref>\S+)\s*")),
+    ("failed", later(r"The command '(?P<command>.*)' returned a non-zero code: (?P<code>\d+)\s*",
+                       re.DOTALL)),
 ]
 # What the legacy builder prints between steps besides its own shapes: the pull of a FROM image, warnings, triggers.
 # Anything else there is the client's error message, printed bare just before it exits (``COPY failed: ...``,
 # ``Error response from daemon: ...``, ``manifest for IMAGE not found: ...``).
-BETWEEN_STEPS = re.compile(
+BETWEEN_STEPS = later(
     r"[\w./:-]+: Pulling from .*"
     r"|[0-9a-f]{12}: (?:Pulling fs layer|Waiting|Downloading|Verifying Checksum|Download complete|Pull complete"
     r"|Already exists|Extracting|Retrying in .*|Pulling from .*).*"
@@ -49,9 +50,9 @@ BETWEEN_STEPS = re.compile(
     re.DOTALL,
 )
 # The first line; a terminal shows the size counting up, each count after a "\r".
-CONTEXT = re.compile(r"(?:.*\r)?Sending build context to Docker daemon\s+(?P<size>\S+)\s*", re.DOTALL)
+CONTEXT = later(r"(?:.*\r)?Sending build context to Docker daemon\s+(?P<size>\S+)\s*", re.DOTALL)
 # Lines that open a legacy build: how detection tells the format.
-DECIDING = re.compile(r"Sending build context to Docker daemon|Step \d+/\d+ : ")
+DECIDING = later(r"Sending build context to Docker daemon|Step \d+/\d+ : ")
 
 
 class _Step:

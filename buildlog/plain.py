@@ -14,6 +14,7 @@ from typing import Any
 from . import domain
 from . import events as ev
 from .derived import DOMAIN_HEADER_KINDS, header_event, status_event
+from .lazyre import later
 from .vertex_names import parse_vertex_name
 
 # The events of the hot paths, made from their fields in ``attrs.fields`` order (see ``events.builders``).
@@ -41,13 +42,13 @@ OLD_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # A status about one layer, running or done: "sha256:…", "extracting sha256:…", "pulling sha256:…" (Docker 20.10).
 LAYER_STATUS = re.compile(r"(?:[a-z]+ )?sha256:[0-9a-f]{64}(?: |$)")
 SIZE = r"\d+(?:\.\d+)?\s?[kKMGTP]?i?B"
-STATUS = re.compile(
+STATUS = later(
     r"(?P<id>.*?)(?: (?P<cur>" + SIZE + r")(?: / (?P<total>" + SIZE + r"))?)?(?: (?P<secs>\d+(?:\.\d+)?)s)?"
     r"(?P<done> done)?",
     re.DOTALL,
 )
 CLIPPED = re.compile(r"\[output clipped, (?P<limit>log limit [^\]]*?) reached\]")
-BUILD_CHECK = re.compile(r"(?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", re.DOTALL)
+BUILD_CHECK = later(r"(?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", re.DOTALL)
 
 BUILDING_WITH = re.compile(r'#0 building with "(?P<builder>[^"]*)" instance using (?P<driver>\S+) driver')
 
@@ -55,21 +56,21 @@ BUILDING_WITH = re.compile(r'#0 building with "(?P<builder>[^"]*)" instance usin
 FINAL_ERRORS: list[tuple[str, re.Pattern[str]]] = [
     # docker/build-push-action: "Error: ..." as the web page shows it, "##[error]buildx failed with: ..." in raw
     # GitHub logs, where the marker is taken off as a CI prefix.
-    ("wrapper", re.compile(r"(?:Error: )?buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
+    ("wrapper", later(r"(?:Error: )?buildx (?:call )?failed with: (?:ERROR: |error: )?(?P<message>.*)",
                               re.DOTALL)),
-    ("bake", re.compile(r"ERROR: target (?P<target>[^\s:]+): (?P<message>.*)", re.DOTALL)),
-    ("buildx", re.compile(r"ERROR: (?P<message>failed to build: .*)", re.DOTALL)),
-    ("buildx-solve", re.compile(r"ERROR: (?P<message>failed to solve: .*)", re.DOTALL)),
-    ("lowercase", re.compile(r"error: (?P<message>.*)", re.DOTALL)),
-    ("frontend-v0", re.compile(r"(?P<message>failed to solve with frontend \S+: .*)", re.DOTALL)),
-    ("client-eof", re.compile(r"(?P<message>unexpected EOF)\s*")),
+    ("bake", later(r"ERROR: target (?P<target>[^\s:]+): (?P<message>.*)", re.DOTALL)),
+    ("buildx", later(r"ERROR: (?P<message>failed to build: .*)", re.DOTALL)),
+    ("buildx-solve", later(r"ERROR: (?P<message>failed to solve: .*)", re.DOTALL)),
+    ("lowercase", later(r"error: (?P<message>.*)", re.DOTALL)),
+    ("frontend-v0", later(r"(?P<message>failed to solve with frontend \S+: .*)", re.DOTALL)),
+    ("client-eof", later(r"(?P<message>unexpected EOF)\s*")),
     # Docker 20.10's client prints the bare cause, without "ERROR:" or "failed to solve:"
-    ("bare", re.compile(r"(?P<message>executor failed running \[.*\]: exit code: \d+.*)", re.DOTALL)),
-    ("bare", re.compile(
+    ("bare", later(r"(?P<message>executor failed running \[.*\]: exit code: \d+.*)", re.DOTALL)),
+    ("bare", later(
         r"(?P<message>(?:failed to (?:compute cache key|solve|build|push|export|load metadata|read dockerfile|resolve"
         r"|create LLB definition|copy|fetch|do request|dial|mount|commit|prepare|receive status|get status)"
         r"|rpc error: code = \w+ desc = )\b.*)", re.DOTALL)),
-    ("other", re.compile(r"ERROR: (?P<message>.*)", re.DOTALL)),
+    ("other", later(r"ERROR: (?P<message>.*)", re.DOTALL)),
 ]
 
 # BuildKit's final-error families. A top-level line (never a step's output) that carries one is the build's verdict,
@@ -78,7 +79,7 @@ FINAL_ERRORS: list[tuple[str, re.Pattern[str]]] = [
 # other top-level shape (a ``WARNING:`` line that mentions one stays a warning; a JSON line is data). The message
 # begins at the family (at the quoted process a ``did not complete successfully`` names, at the legacy builder's
 # ``The command '...'``).
-FINAL_ERROR_FAMILIES = re.compile(
+FINAL_ERROR_FAMILIES = later(
     r"(?<![\w-])(?:failed to solve\b|failed to build\b|failed to receive status\b|failed to compute cache key\b"
     r"|failed to get status\b|executor failed running \[|(?:process \".*\" )?did not complete successfully: exit code:"
     r"|failed to dial gRPC\b|Cannot connect to the Docker daemon\b|error during connect:|error for bootstrap\b"
@@ -86,28 +87,28 @@ FINAL_ERROR_FAMILIES = re.compile(
     re.DOTALL)
 # Lines that mention a family without being an error: a log line of a lower level (``time="…" level=debug
 # msg="…"``, ``[INFO] …``). Matched at the start of the line.
-FINAL_ERROR_NOT_VERDICT = re.compile(
+FINAL_ERROR_NOT_VERDICT = later(
     r'(?:time="[^"]*" )?level=(?:trace|debug|info|warn(?:ing)?)\b|\[?(?:TRACE|DEBUG|INFO|WARN(?:ING)?)\b')
 # (style, pattern on the text before the family): who wrapped it. First match wins.
 FINAL_ERROR_WRAPPERS: list[tuple[str, re.Pattern[str]]] = [
-    ("bake", re.compile(r".*?\btarget (?P<target>[^\s:]+): ", re.DOTALL)),
-    ("wrapped", re.compile(r".*", re.DOTALL)),
+    ("bake", later(r".*?\btarget (?P<target>[^\s:]+): ", re.DOTALL)),
+    ("wrapped", later(r".*", re.DOTALL)),
 ]
 # A final error's last line at least this long may have been hard-wrapped by a web view (none is narrower).
 HARD_WRAP_MIN = 60
 # What a tool that ran the build prints when the build command failed, without the build's own error: the
 # verdict only of a log that has no other (``summary`` reads style ``wrapper-exit`` so), never over a final error.
-WRAPPER_EXITS = re.compile(
+WRAPPER_EXITS = later(
     r"(?:Error: )?Command failed with (?:status|exit code) \d+: .*\bdocker\b.*"  # Node's execa and the like
     r"|make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error \d+.*",
     re.DOTALL)
 # `docker buildx build --check` / `--call=check`: the frontend lints, nothing is built. Failing checks give exit 1
 # (a ``BuildFailed`` of style ``check``), none a clean end (a ``WarningsSummary`` of count 0).
-CHECK_COMPLETE = re.compile(
+CHECK_COMPLETE = later(
     r"Check complete, (?:(?P<count>\d+) warnings? ha(?:ve|s) been found!?|no warnings found\.?)\s*")
 
 # What a CI runner prints about the job (not the build) at its end: never a build's verdict.
-CI_JOB_LINES = re.compile(
+CI_JOB_LINES = later(
     r"ERROR: Job failed: .*"  # GitLab
     r"|ERROR: script returned exit code \d+.*"  # Jenkins
     r"|(?:Error: )?Process completed with exit code \d+\.?"  # GitHub Actions
@@ -119,22 +120,22 @@ CI_JOB_LINES = re.compile(
 ERROR_BLOCK_RULE = "------"
 ERROR_BLOCK_HEADER = re.compile(r" > (?P<name>.*):", re.DOTALL)
 SOURCE_RULE = "--------------------"
-SOURCE_LOCATION = re.compile(r"(?P<file>[^\s:#][^\s:]*):(?P<line>\d+)")
-SOURCE_EXCERPT = re.compile(r"\s*(?P<line>\d+) \|(?: (?P<text>.*))?", re.DOTALL)
-WARNINGS_SUMMARY = re.compile(r"\s*(?P<count>\d+) warnings? found\b.*", re.DOTALL)
-CHECK_WARNING = re.compile(
+SOURCE_LOCATION = later(r"(?P<file>[^\s:#][^\s:]*):(?P<line>\d+)")
+SOURCE_EXCERPT = later(r"\s*(?P<line>\d+) \|(?: (?P<text>.*))?", re.DOTALL)
+WARNINGS_SUMMARY = later(r"\s*(?P<count>\d+) warnings? found\b.*", re.DOTALL)
+CHECK_WARNING = later(
     r" - (?P<rule>[A-Z][A-Za-z0-9]+): (?P<message>.*?)(?: \(line (?P<line>\d+)\))?", re.DOTALL
 )
-CLIENT_WARNING = re.compile(r"WARNING: (?P<text>.*)", re.DOTALL)
-DETAILS_LINK = re.compile(r"View build details: (?P<url>\S+)")
-PUSH_STARTED = re.compile(r"The push refers to repository \[(?P<repo>[^\]]+)\]")
-PUSH_LAYER = re.compile(
+CLIENT_WARNING = later(r"WARNING: (?P<text>.*)", re.DOTALL)
+DETAILS_LINK = later(r"View build details: (?P<url>\S+)")
+PUSH_STARTED = later(r"The push refers to repository \[(?P<repo>[^\]]+)\]")
+PUSH_LAYER = later(
     r"(?P<layer>[0-9a-f]{12}): (?P<status>Preparing|Waiting|Pushing|Pushed|Layer already exists|Already exists"
     r"|Mounted from \S+|Retrying in \d+ seconds?|Image already exists)\b.*", re.DOTALL)
-PUSH_DIGEST = re.compile(r"(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")
+PUSH_DIGEST = later(r"(?P<tag>[^\s:]+): digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")
 # The same line cut by a web view's hard wrap: the push completed, its digest is not whole.
-PUSH_DIGEST_CUT = re.compile(r"[^\s:]+: digest: sha256:[0-9a-f]{0,63}")
-CLIENT_LOG = re.compile(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", re.DOTALL)
+PUSH_DIGEST_CUT = later(r"[^\s:]+: digest: sha256:[0-9a-f]{0,63}")
+CLIENT_LOG = later(r"(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) (?P<text>.*)", re.DOTALL)
 
 # CI markers that are lines of their own, not a prefix of log text.
 STANDALONE_MARKERS = frozenset({"group", "endgroup", "section_start", "section_end", "command", "debug", "section"})

@@ -33,21 +33,22 @@ from typing import Any
 from . import events as ev
 from .cleaning import ANSI
 from .derived import build_start, failed_event, header_event, status_event
+from .lazyre import later
 from .plain import ERROR_BLOCK_RULE, OUTPUT, STATUS, parse_size
 from .vertex_names import parse_vertex_name
 
-HEADER = re.compile(
+HEADER = later(
     r"\[\+\] Building (?P<secs>\d+(?:\.\d+)?)s \((?P<done>\d+)/(?P<total>\d+)\)(?P<finished> FINISHED)?"
 )
 HEADER_MARK = "[+] Building "
 
 # Escape sequences: colours (kept track of: they tell a finished row), cursor movement and erasing (they begin
 # another row), anything else (dropped).
-_TOKEN = re.compile(r"\x1b\[(?P<sgr>[0-9;]*)m|(?P<move>\x1b\[[0-9;]*[A-HJKSTf]|\r)|" + ANSI.pattern)
+_TOKEN = later(r"\x1b\[(?P<sgr>[0-9;]*)m|(?P<move>\x1b\[[0-9;]*[A-HJKSTf]|\r)|" + ANSI.pattern)
 # the gap starts where a run of spaces starts: from every space of a long run it would be quadratic
-_TIMER = re.compile(r"(?<! )(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
+_TIMER = later(r"(?<! )(?P<gap> +)(?P<secs>\d+(?:\.\d+)?)s$")
 # A line of the error block after the frames, as Docker 20.10's client prints it: ``#8 1.052 2:debug=true``.
-BLOCK_OUTPUT = re.compile(r"#\d+ " + OUTPUT.pattern, re.DOTALL)
+BLOCK_OUTPUT = later(r"#\d+ " + OUTPUT.pattern, re.DOTALL)
 
 # The word before a vertex name and what it means.
 ROW_STATES = {"CACHED": "cached", "ERROR": "error", "CANCELED": "canceled"}
