@@ -68,33 +68,38 @@ def status_event(n: int, kind: str, status_id: str, *, line: int, end_line: int,
                  ci: ev.CIPrefix | None, current: int | None = None, total: int | None = None,
                  seconds: float | None = None, done: bool = False) -> ev.VertexStatus:
     """A status of vertex ``n`` (of this kind): a domain status when the id means something."""
-    key = (kind, status_id)
-    made = _STATUS_MAKERS.get(key)
-    if made is None:
-        made = _status_maker(kind, status_id)
-        if len(_STATUS_MAKERS) >= STATUS_CACHE_BOUND:
-            _STATUS_MAKERS.clear()
-        _STATUS_MAKERS[key] = made
-    build_it, own = made
+    _cls, build_it, own = _STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id)
     return build_it(line, end_line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
+
+
+def status_class(kind: str, status_id: str) -> type[ev.VertexStatus]:
+    """The class of the event ``status_event`` makes for this status id in a vertex of this kind."""
+    return (_STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id))[0]
 
 
 (_STATUS,) = ev.builders(ev.VertexStatus)
 _STATUS_FIELDS = len(attrs.fields(ev.VertexStatus))
-# (vertex kind, status id) -> the builder of its event and the values of the fields its class adds to
+# (vertex kind, status id) -> the class of its event, its builder and the values of the fields the class adds to
 # VertexStatus's: a status id comes back on every line that updates it (a layer's progress), and finding its class
 # is most of the cost of such a line
-_STATUS_MAKERS: dict[tuple[str, str], tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+_StatusMaker = tuple[type[ev.VertexStatus], Callable[..., Any], tuple[Any, ...]]
+_STATUS_MAKERS: dict[tuple[str, str], _StatusMaker] = {}
 STATUS_CACHE_BOUND = 4096
 
 
-def _status_maker(kind: str, status_id: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+def _status_maker(kind: str, status_id: str) -> _StatusMaker:
+    """What ``_STATUS_MAKERS`` keeps for this status, found and kept."""
     special = domain.status_event_class(kind, status_id)
     if special is None:
-        return _STATUS, ()
-    cls, extra = special
-    own = [a.name for a in attrs.fields(cls)][_STATUS_FIELDS:]
-    return ev.builder(cls), tuple(extra[name] for name in own)
+        made: _StatusMaker = (ev.VertexStatus, _STATUS, ())
+    else:
+        cls, extra = special
+        own = [a.name for a in attrs.fields(cls)][_STATUS_FIELDS:]
+        made = (cls, ev.builder(cls), tuple(extra[name] for name in own))
+    if len(_STATUS_MAKERS) >= STATUS_CACHE_BOUND:
+        _STATUS_MAKERS.clear()
+    _STATUS_MAKERS[(kind, status_id)] = made
+    return made
 
 
 def build_start(index: int, line: int, fmt: str, forced: bool) -> list[ev.Event]:

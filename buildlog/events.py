@@ -88,11 +88,13 @@ def builders(*classes: type[Any]) -> tuple[Callable[..., Any], ...]:
     through ``object.__setattr__`` (the class's own ``__setattr__`` refuses). A builder fills an instance of a
     private twin class instead, whose fields are plain slot stores: the twin has the same base and the same
     ``__slots__``, so the instance can then be given the real class (``__class__`` assignment between classes of
-    one layout), and is as frozen as any other. The functions of all the classes asked for at once are written and
-    compiled together; ``tests/test_events.py`` checks every class against its attrs constructor."""
+    one layout), and is as frozen as any other. One builder is made per class and kept; the functions of the
+    classes asked for at once are written and compiled together. ``tests/test_event_builders.py`` checks every class
+    against its attrs constructor."""
+    new = [cls for cls in dict.fromkeys(classes) if cls not in _BUILDERS]
     source: list[str] = []
     names: dict[str, Any] = {"_new": object.__new__}
-    for i, cls in enumerate(classes):
+    for i, cls in enumerate(new):
         fields = attrs.fields(cls)
         if any(a.converter is not None or a.validator is not None or not a.init for a in fields):
             raise TypeError(f"{cls.__qualname__}: only plain fields can be built this way")
@@ -105,8 +107,10 @@ def builders(*classes: type[Any]) -> tuple[Callable[..., Any], ...]:
         stores = "".join(f"    o.{a.name} = {a.name}\n" for a in fields)
         source.append(f"def build{i}({params}):\n    o = _new(_twin{i})\n{stores}    o.__class__ = _cls{i}\n"
                       f"    return o\n")
-    exec(compile("\n".join(source), f"<buildlog.events builders of {len(classes)} classes>", "exec"), names)
-    return tuple(names[f"build{i}"] for i in range(len(classes)))
+    if new:
+        exec(compile("\n".join(source), f"<buildlog.events builders of {len(new)} classes>", "exec"), names)
+        _BUILDERS.update((cls, names[f"build{i}"]) for i, cls in enumerate(new))
+    return tuple(_BUILDERS[cls] for cls in classes)
 
 
 _BUILDERS: dict[type[Any], Callable[..., Any]] = {}
@@ -114,11 +118,9 @@ _T = TypeVar("_T")
 
 
 def builder(cls: type[_T]) -> Callable[..., _T]:
-    """``builders(cls)[0]``, made on first use and kept (for classes chosen at run time, such as a status's)."""
+    """``builders(cls)[0]``: the builder of one class (for classes chosen at run time, such as a status's)."""
     made = _BUILDERS.get(cls)
-    if made is None:
-        made = _BUILDERS[cls] = builders(cls)[0]
-    return made
+    return made if made is not None else builders(cls)[0]
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:

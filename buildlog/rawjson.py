@@ -26,8 +26,7 @@ from datetime import date
 from typing import Any
 
 from . import events as ev
-from .derived import build_start, error_event, header_event, status_event
-from .domain import status_event_class
+from .derived import build_start, error_event, header_event, status_class, status_event
 from .plain import BUILD_CHECK, CLIPPED
 from .vertex_names import parse_vertex_name
 
@@ -178,8 +177,7 @@ class _Vertex:
         self.last_completed: str | None = None
         self.last_completed_ns: int | None = None
         self.intervals: list[tuple[int, int]] = []
-        # status id -> (completed, its domain event class and fields)
-        self.statuses: dict[str, tuple[bool, tuple[type[ev.VertexStatus], dict[str, Any]] | None]] = {}
+        self.statuses: dict[str, bool] = {}  # status id -> whether it was shown completed
         self.partial: str | None = None  # an output line without its "\n" yet
         self.partial_elapsed: float | None = None
         self.touched = False  # sent on the line being read (set and cleared by _vertexes)
@@ -424,15 +422,12 @@ class RawJsonGrammar:
             done = type(completed) is str
             seen = vx.statuses.get(status_id)
             if seen is None:
-                special = _status_class(vx.kind, status_id)
-                if not done and special is not None and special[0] in DONE_ONLY:
-                    vx.statuses[status_id] = (False, special)
+                if not done and status_class(vx.kind, status_id) in DONE_ONLY:
+                    vx.statuses[status_id] = False
                     continue
-            elif done and not seen[0]:
-                special = seen[1]
-            else:
+            elif not done or seen:
                 continue  # shown already: the same status again, with a new size or time
-            vx.statuses[status_id] = (done, special)
+            vx.statuses[status_id] = done
             seconds = None
             if type(completed) is str:  # done
                 started = get("started")
@@ -582,21 +577,6 @@ _OUTPUT: Callable[..., ev.StepOutput]
 _SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
     ev.SolveStatusLine, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming, ev.StepOutput)
 _NONE: tuple[()] = ()
-
-# (vertex kind, status id) -> what status_event_class says: a status id comes back on every line that updates it.
-_STATUS_CLASSES: dict[tuple[str, str], tuple[type[ev.VertexStatus], dict[str, Any]] | None] = {}
-
-
-def _status_class(kind: str, status_id: str) -> tuple[type[ev.VertexStatus], dict[str, Any]] | None:
-    key = (kind, status_id)
-    try:
-        return _STATUS_CLASSES[key]
-    except KeyError:
-        pass
-    if len(_STATUS_CLASSES) >= _CACHE_BOUND:
-        _STATUS_CLASSES.clear()
-    found = _STATUS_CLASSES[key] = status_event_class(kind, status_id)
-    return found
 
 
 def _output_event(n: int, text: str, elapsed: float | None, truncated: bool, number: int, build: int,
