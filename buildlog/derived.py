@@ -72,6 +72,13 @@ def status_event(n: int, kind: str, status_id: str, *, line: int, end_line: int,
     return build_it(line, end_line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
 
 
+def make_status(line: int, raw: str, build: int, ci: ev.CIPrefix | None, n: int, kind: str, status_id: str,
+                current: int | None, total: int | None, seconds: float | None, done: bool) -> ev.VertexStatus:
+    """``status_event`` of a one-line status, its fields passed in order (the plain grammar's hot path)."""
+    _cls, build_it, own = _STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id)
+    return build_it(line, line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
+
+
 def status_class(kind: str, status_id: str) -> type[ev.VertexStatus]:
     """The class of the event ``status_event`` makes for this status id in a vertex of this kind."""
     return (_STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id))[0]

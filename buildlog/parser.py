@@ -184,6 +184,23 @@ class Parser:
         allowed, direct, settle = self._state()
         while pos < size:
             first = buf[pos]
+            if direct and (first == "#" or first == "\n"):
+                # the hot path of blank lines and of every other vertex line: straight to the plain grammar, which
+                # takes them for as long as they come
+                taken: list[ev.Event] = []
+                after, number = plain.take_lines(buf, pos, framer.number, max_line, taken)
+                if taken:
+                    if settle and rawjson is not None:
+                        out += rawjson.settle()
+                        settle = False
+                    out += taken
+                    self._last_plain = True
+                    self._last_line = number - 1
+                    framer.number = number
+                    pos = after
+                    if pos >= size:
+                        break
+                    first = buf[pos]
             if first == "#":
                 if allowed:
                     r = RUN.match(buf, pos)
@@ -211,35 +228,9 @@ class Parser:
                     hold = size - pos <= self._hold_line and (RUN_HEAD.match(buf, pos) is not None
                                                               or RUN_HEAD_PREFIX.match(buf, pos) is not None)
                     break
-                if direct and nl - pos <= max_line:
-                    # the hot path of every other vertex line: straight to the plain grammar
-                    line = buf[pos : nl + 1]
-                    if "\x1b" not in line:
-                        number = framer.number
-                        single = plain.vertex_event(number, line,
-                                                    line[:-2] if line.endswith("\r\n") else line[:-1], None)
-                        if single is not None:
-                            if settle and rawjson is not None:
-                                out += rawjson.settle()
-                                settle = False
-                            self._last_plain = True
-                            self._last_line = number
-                            framer.number = number + 1
-                            out.append(single)
-                            pos = nl + 1
-                            continue
                 out += self._lines(framer.feed_text(buf[pos : nl + 1]))
                 pos = nl + 1
                 allowed, direct, settle = self._state()
-            elif first == "\n" and direct:
-                if settle and rawjson is not None:
-                    out += rawjson.settle()
-                    settle = False
-                self._last_plain = True
-                self._last_line = number = framer.number
-                framer.number = number + 1
-                out.append(plain.blank_line(number, "\n"))
-                pos += 1
             else:
                 # lines of other shapes, up to the next one that begins with "#" or is blank
                 m = OTHER_LINES_END.search(buf, pos)

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import domain
 from . import events as ev
-from .derived import DOMAIN_HEADER_KINDS, header_event, status_event
+from .derived import DOMAIN_HEADER_KINDS, header_event, make_status
 from .lazyre import later
 from .vertex_names import parse_vertex_name
 
@@ -38,6 +38,16 @@ CLIPPED_START = "[output clipped, "
 # The head of each line of a run of output lines (see ``output_run``).
 RUN_PREFIX = re.compile(r"\n#[0-9]+ \d+\.\d{1,3} ?")  # a literal start: the engine finds it fast
 RUN_ELAPSED = re.compile(r"#[0-9]+ (\d+\.\d{1,3})")
+# The shape of a whole line, for the hot path (``PlainGrammar.take_lines``): a vertex line "#N " then DONE, CACHED
+# or CANCELED, the head of step output, or any other text; or a blank line. Which group closed last tells the
+# shape. ``.*`` rather than a class without "\r" and escape: the engine runs it twice as fast, and a substring
+# search for those two afterwards costs less than the difference.
+HOT_LINE = re.compile(
+    r"#([0-9]+) (?:(DONE (\d+(?:\.\d+)?)s\n)|(CACHED\n|CANCELED\n)|(\d+\.\d{1,3}[ \r\n])|(.*)\n)|(\n)")
+_DONE_SHAPE, _ENDED_SHAPE, _OUTPUT_SHAPE, _REST_SHAPE, _BLANK_SHAPE = 2, 4, 5, 6, 7
+# Vertex lines beginning so need the full grammar: an error (may continue on the next lines), a warning, "...",
+# "#", a "C" or "D" line that is not CACHED, CANCELED or DONE, and (as "" is in any string) an empty one.
+_FULL_GRAMMAR_FIRST = "EW.#CD"
 OLD_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # A status about one layer, running or done: "sha256:…", "extracting sha256:…", "pulling sha256:…" (Docker 20.10).
 LAYER_STATUS = re.compile(r"(?:[a-z]+ )?sha256:[0-9a-f]{64}(?: |$)")
@@ -314,78 +324,97 @@ class PlainGrammar:
             b.max_vertex = n
 
     def vertex_event(self, number: int, raw: str, text: str, ci: ev.CIPrefix | None) -> ev.Event | None:
-        """The hot path for a whole ``#N REST`` line when ``idle``: its event, built straight away, or None when the
-        line needs the full grammar (the banner, a line that may start another build, an error that may continue
-        on the next lines). Most lines of a log that are not step output take this path."""
-        space = text.find(" ")
-        number_text = text[1:space]
-        if space < 2 or not number_text.isdigit() or not number_text.isascii():
-            return None
+        """The hot path for a whole ``#N REST`` line (``text``, cleaned, without its line end) when ``idle``: its
+        event, or None when the line needs the full grammar (``take_lines`` on this one line)."""
+        out: list[ev.Event] = []
+        self.take_lines(text + "\n", 0, number, len(text), out, raw, ci)
+        return out[0] if out else None
+
+    def take_lines(self, buf: str, pos: int, number: int, max_line: int, out: list[ev.Event],
+                   raw: str | None = None, ci: ev.CIPrefix | None = None) -> tuple[int, int]:
+        """The hot path of plain progress, when ``idle``: reads the whole lines of ``buf`` from ``pos`` (the first
+        numbered ``number``) for as long as each is a blank line or a vertex line with an event of its own (DONE,
+        CACHED, CANCELED, a header, a status), appending their events to ``out``. Stops at the first line that is
+        anything else (step output, an error that may continue, a line that may open another build, a partial or
+        over-long line, one with a carriage return or escape sequence): that line is the caller's. Returns where it
+        stopped and that line's number. With ``raw`` (and ``ci``), ``buf`` is one cleaned line and ``raw`` its text
+        as read.
+
+        One compiled pattern (``HOT_LINE``) tells each line's shape; the grammar's state is kept in locals while
+        lines go by and written back once."""
         b = self._build
-        n = int(number_text)
-        if n == 0 or not b.index or b.over:
-            return None
-        rest = text[space + 1 :]
-        first = rest[:1]
         index = b.index
-        if first.isdigit():
-            output = self.step_output(number, raw, text, ci)
-            if output is not None:
-                return output
-            if OUTPUT_HEAD.match(rest) is not None:
-                return None  # "[output clipped, ...]", or output of vertex 1: the full grammar
-        event: ev.Event
+        open_build = index > 0 and not b.over
+        names = b.names
+        finished = b.finished
+        run_vertices = b.run_vertices
+        kinds = b.kinds
         current = self._current
-        if n == 1 and self._restarts_numbering(n, rest, current):
-            return None
-        if first in "EW.#":
-            return None  # an error (may continue on the next lines), a warning, "...", or odd: the full grammar
-        if first == "C":
-            if rest == "CACHED":
-                b.finished.add(n)
-                event = _CACHED(number, number, raw, index, ci, n)
-            elif rest == "CANCELED":
-                b.finished.add(n)
-                event = _CANCELED(number, number, raw, index, ci, n)
-            else:
-                return None
-        elif first == "D" and rest.startswith("DONE "):
-            m = DONE.fullmatch(rest)
+        last_header = self._last_header
+        block = self._block
+        match = HOT_LINE.match
+        event: ev.Event
+        while True:
+            m = match(buf, pos)
             if m is None:
-                return None
-            b.finished.add(n)
-            event = _DONE(number, number, raw, index, ci, n, float(m.group(1)))
-        else:
-            known = b.names.get(n)
-            if known is None or rest == known:
-                event = self._header(n, rest, known is not None, number, raw, ci, index)
-            elif ((self._last_header == n and OLD_DIGEST.fullmatch(rest) is not None)
-                  or (n in b.run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None)):
-                return None  # an old digest line, or output without times
+                break
+            end = m.end()
+            shape = m.lastindex
+            if shape == _BLANK_SHAPE:
+                last_header = current = None
+                if block == "warnings":
+                    block = None
+                out.append(_BLANK(number, number, "\n", index, None))
+                number += 1
+                pos = end
+                continue
+            if not open_build or shape == _OUTPUT_SHAPE or end - pos > max_line + 1:
+                break
+            n = int(m.group(1))
+            if n == 0:
+                break
+            line_raw = buf[pos:end] if raw is None else raw
+            if shape == _DONE_SHAPE:
+                finished.add(n)
+                event = _DONE(number, number, line_raw, index, ci, n, float(m.group(3)))
+                last_header = None
+            elif shape == _ENDED_SHAPE:
+                finished.add(n)
+                event = (_CACHED if m.group(4)[2] == "C" else _CANCELED)(number, number, line_raw, index, ci, n)
+                last_header = None
             else:
-                event = self._status_event(n, rest, number, raw, ci, index)
-            self._enter(b, n)
-            return event
-        self._last_header = None
-        self._enter(b, n)
-        return event
-
-    def _status_event(self, n: int, rest: str, number: int, raw: str, ci: ev.CIPrefix | None,
-                      index: int) -> ev.VertexStatus:
-        status_id, cur, total, secs, done = split_status(rest)
-        self._last_header = None
-        return status_event(n, self._build.kinds.get(n, "other"), status_id, line=number, end_line=number, raw=raw,
-                            build=index, ci=ci, current=parse_size(cur) if cur is not None else None,
-                            total=parse_size(total) if total is not None else None,
-                            seconds=float(secs) if secs else None, done=done)
-
-    def blank_line(self, number: int, raw: str) -> ev.BlankLine:
-        """The hot path for an empty line without CI prefix, when ``idle``."""
-        self._last_header = None
-        self._current = None
-        if self._block == "warnings":
-            self._block = None
-        return _BLANK(number, number, raw, self._build.index, None)
+                rest = m.group(_REST_SHAPE)
+                first = rest[:1]
+                if (first in _FULL_GRAMMAR_FIRST or "\x1b" in rest or "\r" in rest
+                        or (n == 1 and self._restarts_numbering(n, rest, current))):
+                    break
+                known = names.get(n)
+                if known is None or rest == known:
+                    event = self._header(n, rest, known is not None, number, line_raw, ci, index)
+                    last_header = n
+                elif ((last_header == n and OLD_DIGEST.fullmatch(rest) is not None)
+                      or (n in run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None)):
+                    break  # an old digest line, or output without times
+                else:
+                    status_id, cur, total, secs, done = split_status(rest)
+                    event = make_status(number, line_raw, index, ci, n, kinds.get(n, "other"), status_id,
+                                        parse_size(cur) if cur is not None else None,
+                                        parse_size(total) if total is not None else None,
+                                        float(secs) if secs else None, done)
+                    last_header = None
+            # the vertex the next lines belong to
+            current = n
+            block = None
+            b.has_vertices = True
+            if n > b.max_vertex:
+                b.max_vertex = n
+            out.append(event)
+            number += 1
+            pos = end
+        self._current = current
+        self._last_header = last_header
+        self._block = block
+        return pos, number
 
     def can_take_run(self, n: int) -> bool:
         """Whether output lines of vertex ``n`` here are step output of the build being read (what
@@ -583,7 +612,12 @@ class PlainGrammar:
         return _HEADER(line, line, raw, build, ci, n, name, info, repeat)
 
     def _status(self, n: int, rest: str, common: dict[str, Any]) -> ev.Event:
-        return self._status_event(n, rest, common["line"], common["raw"], common["ci"], common["build"])
+        status_id, cur, total, secs, done = split_status(rest)
+        self._last_header = None
+        return make_status(common["line"], common["raw"], common["build"], common["ci"], n,
+                           self._build.kinds.get(n, "other"), status_id,
+                           parse_size(cur) if cur is not None else None,
+                           parse_size(total) if total is not None else None, float(secs) if secs else None, done)
 
     def _top_level(self, text: str, common: dict[str, Any]) -> ev.Event:
         block = self._block
