@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from . import events as ev
-from .derived import build_start, error_event, header_event, make_status, status_class
+from .derived import DOMAIN_HEADER_KINDS, build_start, error_event, header_event, make_status, status_class
 from .plain import BUILD_CHECK, CLIPPED
 from .vertex_names import parse_vertex_name
 
@@ -327,7 +327,11 @@ class RawJsonGrammar:
         vx.number = n = len(self._shown)
         if vx.name is None:
             vx.name = vx.digest  # a status or log for a vertex never sent: name it by its digest
-        out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
+        info = parse_vertex_name(vx.name)
+        if info.kind in DOMAIN_HEADER_KINDS:
+            out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
+        else:  # what header_event gives for these, built positionally
+            out.append(_HEADER(number, number, "", build, ci, n, vx.name, info, False))
         out.append(_INPUTS(number, number, "", build, ci, n, vx.digest, vx.inputs))
         if vx.kind in WORK_KINDS:
             self._has_work = True
@@ -555,16 +559,16 @@ class RawJsonGrammar:
         out: list[ev.Event] = []
         if not pending:
             return out
-        sent: dict[str, tuple[Any, Any]] = {}
+        sent: dict[str, dict[str, Any]] = {}  # digest -> its last state on this line
         for v in vertexes:
             if type(v) is dict:
                 digest = v.get("digest")
                 if type(digest) is str:
-                    sent[digest] = (v.get("started"), v.get("completed"))
+                    sent[digest] = v
         number, build, ci = self._pending_at
         for vx in pending:
             state = sent.get(vx.digest)
-            if state is not None and (state[1] is None or state[0] != vx.started):
+            if state is not None and (state.get("completed") is None or state.get("started") != vx.started):
                 continue  # it runs again
             if vx.partial is not None:
                 self._flush_partial(vx, number, build, ci, out)
@@ -576,13 +580,15 @@ class RawJsonGrammar:
 
 # The events built on most lines, made from their fields in ``attrs.fields`` order (see ``events.builders``).
 _SOLVE_STATUS: Callable[..., ev.SolveStatusLine]
+_HEADER: Callable[..., ev.VertexHeader]
 _INPUTS: Callable[..., ev.VertexInputs]
 _CACHED: Callable[..., ev.VertexCached]
 _DONE: Callable[..., ev.VertexDone]
 _TIMING: Callable[..., ev.VertexTiming]
 _OUTPUT: Callable[..., ev.StepOutput]
-_SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
-    ev.SolveStatusLine, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming, ev.StepOutput)
+_SOLVE_STATUS, _HEADER, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
+    ev.SolveStatusLine, ev.VertexHeader, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming,
+    ev.StepOutput)
 _NONE: tuple[()] = ()
 
 
