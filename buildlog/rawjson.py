@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from . import events as ev
-from .derived import build_start, error_event, header_event, status_class, status_event
+from .derived import DOMAIN_HEADER_KINDS, build_start, error_event, header_event, make_status, status_class
 from .plain import BUILD_CHECK, CLIPPED
 from .vertex_names import parse_vertex_name
 
@@ -48,22 +48,22 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 _b64decode = binascii.a2b_base64
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAYS: dict[str, int] = {}
-# "2026-11-28T02:34:22" -> epoch seconds. The timestamps of a build fall in a few hundred seconds, and a line holds
-# two or three of them: reading each in full was a tenth of the parser's time.
-_SECONDS: dict[str, int] = {}
+# "2026-11-28T02:34:22." -> nanoseconds since the epoch of that second. The timestamps of a build fall in a few
+# hundred seconds, and a line holds two or three of them: reading each in full was a tenth of the parser's time.
+# The key holds the "." so that a hit also tells the fraction's place.
+_SECOND_NS: dict[str, int] = {}
 _SCALE: list[int] = [10 ** (9 - k) for k in range(10)]
 _CACHE_BOUND = 4096
 
 
 def rfc3339_ns(value: str) -> int | None:
     """``2026-11-28T02:34:22.378405558Z`` -> nanoseconds since the epoch, exactly (None if unreadable)."""
-    seconds = _SECONDS.get(value[:19])
-    if seconds is not None and value[-1:] == "Z":
+    ns = _SECOND_NS.get(value[:20])
+    if ns is not None:
         fraction = value[20:-1]
-        if len(value) == 20:
-            return seconds * 1_000_000_000
-        if value[19] == "." and len(fraction) <= 9 and fraction.isdigit() and fraction.isascii():
-            return seconds * 1_000_000_000 + int(fraction) * _SCALE[len(fraction)]
+        # at most 30 characters: a fraction of at most nine digits
+        if value[-1:] == "Z" and len(value) <= 30 and fraction.isdigit() and fraction.isascii():
+            return ns + int(fraction) * _SCALE[len(fraction)]
     return _rfc3339_ns(value)
 
 
@@ -96,9 +96,9 @@ def _rfc3339_ns(value: str) -> int | None:
         nanos = _fraction(rest)
         if nanos is None:
             return None
-        if len(_SECONDS) >= _CACHE_BOUND:
-            _SECONDS.clear()
-        _SECONDS[value[:19]] = seconds  # read in full once: the fast path above takes the next ones
+        if len(_SECOND_NS) >= _CACHE_BOUND:
+            _SECOND_NS.clear()
+        _SECOND_NS[value[:19] + "."] = seconds * 1_000_000_000  # read in full once: the fast path takes the next ones
         return seconds * 1_000_000_000 + nanos
     except (ValueError, IndexError):
         return None
@@ -242,37 +242,38 @@ class RawJsonGrammar:
             return self._malformed(number, raw, text, ci, build, f"invalid JSON: extra data at column {end + 1}")
         if type(obj) is not dict:
             return self._malformed(number, raw, text, ci, build, "not a JSON object")
-        get = obj.get
-        vertexes = get("vertexes")
-        if type(vertexes) is not list:
-            vertexes = _NONE
-        statuses = get("statuses")
-        if type(statuses) is not list:
-            statuses = _NONE
-        logs = get("logs")
-        if type(logs) is not list:
-            logs = _NONE
-        warnings = get("warnings")
-        if type(warnings) is not list:
-            warnings = _NONE
+        # Go writes one or two of the four fields: looking at the keys there are is cheaper than asking for each
+        vertexes: Sequence[Any] = _NONE
+        statuses: Sequence[Any] = _NONE
+        logs: Sequence[Any] = _NONE
+        warnings: Sequence[Any] = _NONE
+        nv = ns = nl = nw = 0
+        for key in obj:
+            value = obj[key]
+            if type(value) is list:
+                if key == "vertexes":
+                    vertexes, nv = value, len(value)
+                elif key == "statuses":
+                    statuses, ns = value, len(value)
+                elif key == "logs":
+                    logs, nl = value, len(value)
+                elif key == "warnings":
+                    warnings, nw = value, len(value)
         out: list[ev.Event] = self._settle(vertexes) if self._pending else []
-        if self.build == 0 or (vertexes and self._has_work and self._starts_next_build(vertexes)):
+        if self.build == 0 or (nv and self._has_work and self._starts_next_build(vertexes)):
             out += self._start(number, build)
         build = self.build
-        out.append(_SOLVE_STATUS(number, number, raw, build, ci, len(vertexes), len(statuses), len(logs),
-                                 len(warnings)))
-        touched = self._vertexes(vertexes, number, build, ci, out) if vertexes else ()
-        if statuses:
+        out.append(_SOLVE_STATUS(number, number, raw, build, ci, nv, ns, nl, nw))
+        ending = self._vertexes(vertexes, number, build, ci, out) if nv else _NONE
+        if ns:
             self._statuses(statuses, number, build, ci, out)
-        if logs:
+        if nl:
             self._logs(logs, number, build, ci, out)
-        if warnings:
+        if nw:
             self._warnings(warnings, number, build, ci, out)
         # a vertex that reached an end state on this line: its end events come after the line's other events
-        for vx in touched:
-            if vx.number and ((vx.cached and not vx.cached_seen)
-                              or (vx.error is not None and vx.error != vx.error_seen)
-                              or (vx.completed is not None and vx.completed != vx.completed_seen)):
+        for vx in ending:
+            if vx.number:
                 self._ends(vx, number, build, ci, out)
         return out
 
@@ -309,7 +310,7 @@ class RawJsonGrammar:
                                     error=error))
         return out
 
-    def _starts_next_build(self, vertexes: list[Any]) -> bool:
+    def _starts_next_build(self, vertexes: Sequence[Any]) -> bool:
         for v in vertexes:
             if type(v) is not dict:
                 continue
@@ -326,7 +327,11 @@ class RawJsonGrammar:
         vx.number = n = len(self._shown)
         if vx.name is None:
             vx.name = vx.digest  # a status or log for a vertex never sent: name it by its digest
-        out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
+        info = parse_vertex_name(vx.name)
+        if info.kind in DOMAIN_HEADER_KINDS:
+            out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
+        else:  # what header_event gives for these, built positionally
+            out.append(_HEADER(number, number, "", build, ci, n, vx.name, info, False))
         out.append(_INPUTS(number, number, "", build, ci, n, vx.digest, vx.inputs))
         if vx.kind in WORK_KINDS:
             self._has_work = True
@@ -337,7 +342,7 @@ class RawJsonGrammar:
             vx = self._vertices[digest] = _Vertex(digest)
         return vx
 
-    def _vertexes(self, vertexes: list[Any], number: int, build: int, ci: ev.CIPrefix | None,
+    def _vertexes(self, vertexes: Sequence[Any], number: int, build: int, ci: ev.CIPrefix | None,
                   out: list[ev.Event]) -> list[_Vertex]:
         vertices = self._vertices
         touched: list[_Vertex] = []
@@ -386,11 +391,16 @@ class RawJsonGrammar:
             if not vx.touched:
                 vx.touched = True
                 touched.append(vx)
+        # the vertices that reached an end state (a status or a log later on the line may still show one)
+        ending: list[_Vertex] = []
         for vx in touched:
             vx.touched = False
             if not vx.number and vx.name is not None and (vx.started or vx.completed or vx.cached or vx.error):
                 self._show(vx, number, build, ci, out)
-        return touched
+            if ((vx.cached and not vx.cached_seen) or (vx.error is not None and vx.error != vx.error_seen)
+                    or (vx.completed is not None and vx.completed != vx.completed_seen)):
+                ending.append(vx)
+        return ending
 
     def _shown_vertex(self, digest: Any, number: int, build: int, ci: ev.CIPrefix | None,
                       out: list[ev.Event]) -> _Vertex | None:
@@ -403,7 +413,7 @@ class RawJsonGrammar:
             self._show(vx, number, build, ci, out)
         return vx
 
-    def _statuses(self, statuses: list[Any], number: int, build: int, ci: ev.CIPrefix | None,
+    def _statuses(self, statuses: Sequence[Any], number: int, build: int, ci: ev.CIPrefix | None,
                   out: list[ev.Event]) -> None:
         vertices = self._vertices
         for s in statuses:
@@ -419,17 +429,12 @@ class RawJsonGrammar:
                 vx = self._shown_vertex(digest, number, build, ci, out)
                 assert vx is not None
             completed = get("completed")
-            done = type(completed) is str
             seen = vx.statuses.get(status_id)
-            if seen is None:
-                if not done and status_class(vx.kind, status_id) in DONE_ONLY:
-                    vx.statuses[status_id] = False
-                    continue
-            elif not done or seen:
-                continue  # shown already: the same status again, with a new size or time
-            vx.statuses[status_id] = done
             seconds = None
-            if type(completed) is str:  # done
+            if type(completed) is str:
+                if seen:
+                    continue  # shown done already
+                vx.statuses[status_id] = done = True
                 started = get("started")
                 if type(started) is str and started:
                     a = rfc3339_ns(started)
@@ -437,13 +442,19 @@ class RawJsonGrammar:
                         b = rfc3339_ns(completed)
                         if b is not None:
                             seconds = (b - a) / 1e9
+            elif seen is not None:
+                continue  # shown already: the same status again, with a new size or time
+            else:
+                vx.statuses[status_id] = done = False
+                if status_class(vx.kind, status_id) in DONE_ONLY:
+                    continue
             current = get("current")
             total = get("total")
-            out.append(status_event(vx.number, vx.kind, status_id, line=number, end_line=number, raw="", build=build,
-                                    ci=ci, current=current if type(current) is int else None,
-                                    total=total if type(total) is int else None, seconds=seconds, done=done))
+            out.append(make_status(number, "", build, ci, vx.number, vx.kind, status_id,
+                                   current if type(current) is int else None, total if type(total) is int else None,
+                                   seconds, done))
 
-    def _logs(self, logs: list[Any], number: int, build: int, ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
+    def _logs(self, logs: Sequence[Any], number: int, build: int, ci: ev.CIPrefix | None, out: list[ev.Event]) -> None:
         for entry in logs:
             if type(entry) is not dict:
                 continue
@@ -489,7 +500,7 @@ class RawJsonGrammar:
             out.append(_output_event(vx.number, vx.partial, vx.partial_elapsed, False, number, build, ci))
             vx.partial = None
 
-    def _warnings(self, warnings: list[Any], number: int, build: int, ci: ev.CIPrefix | None,
+    def _warnings(self, warnings: Sequence[Any], number: int, build: int, ci: ev.CIPrefix | None,
                   out: list[ev.Event]) -> None:
         for w in warnings:
             if type(w) is not dict:
@@ -542,22 +553,22 @@ class RawJsonGrammar:
             out.append(_TIMING(number, number, "", build, ci, vx.number, vx.first_started, vx.last_completed,
                                seconds))
 
-    def _settle(self, vertexes: list[Any] | tuple[()]) -> list[ev.Event]:
+    def _settle(self, vertexes: Sequence[Any]) -> list[ev.Event]:
         """The DONE of the vertices that completed on the previous line, unless this line runs them again."""
         pending, self._pending = self._pending, []
         out: list[ev.Event] = []
         if not pending:
             return out
-        sent: dict[str, tuple[Any, Any]] = {}
+        sent: dict[str, dict[str, Any]] = {}  # digest -> its last state on this line
         for v in vertexes:
             if type(v) is dict:
                 digest = v.get("digest")
                 if type(digest) is str:
-                    sent[digest] = (v.get("started"), v.get("completed"))
+                    sent[digest] = v
         number, build, ci = self._pending_at
         for vx in pending:
             state = sent.get(vx.digest)
-            if state is not None and (state[1] is None or state[0] != vx.started):
+            if state is not None and (state.get("completed") is None or state.get("started") != vx.started):
                 continue  # it runs again
             if vx.partial is not None:
                 self._flush_partial(vx, number, build, ci, out)
@@ -569,13 +580,15 @@ class RawJsonGrammar:
 
 # The events built on most lines, made from their fields in ``attrs.fields`` order (see ``events.builders``).
 _SOLVE_STATUS: Callable[..., ev.SolveStatusLine]
+_HEADER: Callable[..., ev.VertexHeader]
 _INPUTS: Callable[..., ev.VertexInputs]
 _CACHED: Callable[..., ev.VertexCached]
 _DONE: Callable[..., ev.VertexDone]
 _TIMING: Callable[..., ev.VertexTiming]
 _OUTPUT: Callable[..., ev.StepOutput]
-_SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
-    ev.SolveStatusLine, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming, ev.StepOutput)
+_SOLVE_STATUS, _HEADER, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
+    ev.SolveStatusLine, ev.VertexHeader, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming,
+    ev.StepOutput)
 _NONE: tuple[()] = ()
 
 
