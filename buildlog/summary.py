@@ -352,6 +352,7 @@ class _BuildFold:
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.duration: float | None = None
+        self.timed = False  # a vertex has its times (rawjson): the only kind whose start and end are read
         self.context: dict[int, list[Any]] = {}  # build-context vertex -> [bytes, seconds] of its upload
 
     # -- folding --------------------------------------------------------------------------------------------
@@ -461,6 +462,7 @@ class _BuildFold:
     def on_timing(self, e: ev.VertexTiming) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
         v.started, v.completed, v.seconds, v.exact = e.started, e.completed, e.seconds, True
+        self.timed = True
 
     def on_inputs(self, e: ev.VertexInputs) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
@@ -605,9 +607,10 @@ class _BuildFold:
         first_miss = by_stage[0] if by_stage else None
         critical = None
         graph: dict[int, GraphVertex] | None = None
+        times = self._times() if self.timed else {}
         if any(v.digest is not None for v in vertices):
             # rawjson: the build graph says exactly which miss invalidated the rest, and what bounded the time
-            graph = self._graph()
+            graph = self._graph(times)
             graph_miss = graph_first_miss(graph)
             if graph_miss is not None:
                 mv = self.vertices[graph_miss.vertex.vertex]
@@ -621,7 +624,7 @@ class _BuildFold:
             x.ignored = x.error is not None and not (failure is not None and failure.failure_class == "cache-export")
         built = BuildSummary(
             index=self.index, first_line=self.first_line, last_line=self.last_line, format=self.format,
-            outcome=outcome, failure=failure, duration_s=self._duration(), steps=counts,
+            outcome=outcome, failure=failure, duration_s=self._duration(times), steps=counts,
             cache_state=_cache_state(imports, counts), hit_ratio=(
                 round(counts.user_cached / counts.user_cacheable, 4) if counts.user_cacheable else None),
             imports=imports, exports=exports, first_miss=first_miss,
@@ -630,12 +633,13 @@ class _BuildFold:
             pushed=[{"ref": r, "digest": d} for r, d in self.pushed.items()], manifest_list=self.manifest_list,
             step_times=step_times, warnings=list(self.warnings.values()), hints=self._hints(exports),
         )
-        self._add_fleet_facts(built, graph)
+        self._add_fleet_facts(built, graph, times)
         return built
 
     # -- the fleet view's facts (buildfacts.py, advice.py) --------------------------------------------------------
 
-    def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None) -> None:
+    def _add_fleet_facts(self, built: BuildSummary, graph: dict[int, GraphVertex] | None,
+                         times: dict[int, tuple[int | None, int | None]]) -> None:
         if not _fleet_imported:
             _import_fleet()
         bf = _buildfacts
@@ -661,8 +665,12 @@ class _BuildFold:
         if built.duration_s is None and built.format != "legacy":
             built.duration_s = bf.estimate_duration(records, consumers)
             built.duration_estimated = built.duration_s is not None
-        built.started_at = self.first_ts or min(
-            (v.started for v in self.vertices.values() if v.started), key=lambda s: rfc3339_ns(s) or 0, default=None)
+        if self.first_ts:
+            built.started_at = self.first_ts
+        elif times:
+            earliest = min((n for n, v in vertices.items() if v.started), key=lambda n: times[n][0] or 0,
+                           default=None)
+            built.started_at = vertices[earliest].started if earliest is not None else None
         first = next((r for r in records if r.vertex == miss.vertex), None) if miss is not None else None
         facts = _advice.BuildFacts(
             vertices=records, first_miss=first,
@@ -696,31 +704,45 @@ class _BuildFold:
             v.exit_code, kind not in NON_USER_KINDS,
             kind == "step" and info.instruction not in NOT_CACHEABLE_INSTRUCTIONS)
 
-    def _graph(self) -> dict[int, GraphVertex]:
-        by_digest = {v.digest: n for n, v in self.vertices.items() if v.digest is not None}
-        return {
-            n: GraphVertex(
-                vertex=n, name=v.name, kind=v.info.kind,
-                cacheable=v.info.kind == "step" and v.info.instruction != "FROM",
-                cached=v.cached, ran=v.done or v.error is not None or v.canceled, seconds=v.seconds, exact=v.exact,
-                started_ns=rfc3339_ns(v.started) if v.started else None,
-                completed_ns=rfc3339_ns(v.completed) if v.completed else None,
-                digest=v.digest, inputs=tuple(by_digest[d] for d in v.inputs if d in by_digest),
-                input_digests=v.inputs)
-            for n, v in sorted(self.vertices.items())
-        }
+    def _times(self) -> dict[int, tuple[int | None, int | None]]:
+        """Each timed vertex's start and completion in epoch nanoseconds (rawjson), read once for the graph, the
+        duration and the start."""
+        ns = rfc3339_ns
+        return {n: (ns(v.started) if v.started else None, ns(v.completed) if v.completed else None)
+                for n, v in self.vertices.items() if v.started or v.completed}
 
-    def _duration(self) -> float | None:
+    def _graph(self, times: dict[int, tuple[int | None, int | None]] | None = None) -> dict[int, GraphVertex]:
+        if times is None:
+            times = self._times()
+        vertices = self.vertices
+        by_digest = {v.digest: n for n, v in vertices.items() if v.digest is not None}
+        untimed = (None, None)
+        graph = {}
+        for n in sorted(vertices):
+            v = vertices[n]
+            info = v.info
+            started, completed = times.get(n, untimed)
+            # GraphVertex's fields in their order: vertex, name, kind, cacheable, cached, ran, seconds, exact,
+            # started_ns, completed_ns, digest, inputs, input_digests
+            graph[n] = GraphVertex(
+                n, v.name, info.kind, info.kind == "step" and info.instruction != "FROM", v.cached,
+                v.done or v.error is not None or v.canceled, v.seconds, v.exact, started, completed, v.digest,
+                tuple(by_digest[d] for d in v.inputs if d in by_digest), v.inputs)
+        return graph
+
+    def _duration(self, times: dict[int, tuple[int | None, int | None]]) -> float | None:
         if self.duration is not None:
             return self.duration
-        timed = [v for v in self.vertices.values() if v.started and v.completed]
-        if timed:
-            from .timestamps import seconds_between
+        if times:
+            vertices = self.vertices
+            timed = [n for n, v in vertices.items() if v.started and v.completed]
+            if timed:
+                from .timestamps import seconds_between
 
-            start = min(timed, key=lambda v: rfc3339_ns(v.started or "") or 0).started
-            end = max(timed, key=lambda v: rfc3339_ns(v.completed or "") or 0).completed
-            if start and end:
-                return seconds_between(start, end)
+                start = vertices[min(timed, key=lambda n: times[n][0] or 0)].started
+                end = vertices[max(timed, key=lambda n: times[n][1] or 0)].completed
+                if start and end:
+                    return seconds_between(start, end)
         if self.first_ts and self.last_ts and self.first_ts != self.last_ts:
             from .timestamps import seconds_between
 
@@ -862,7 +884,9 @@ class _BuildFold:
         if matched is None and place is not None:
             matched = rules.match(place, scope="vertex", on_timeout=timed_out)
         if matched is None:
-            blanked = compiled(_QUOTED_COMMAND).sub(_blank_command, message)
+            # (neither of the pattern's shapes can match without its literal start: most messages need no search)
+            blanked = compiled(_QUOTED_COMMAND).sub(_blank_command, message) if (
+                'process "' in message or "executor failed running [" in message) else message
             # a web view may have hard-wrapped the line: its pieces joined are the line
             matched = rules.match(blanked, scope="final", style=style, on_timeout=timed_out,
                                   also=blanked.replace("\n", "") if "\n" in blanked else None)
