@@ -26,6 +26,31 @@ _BLANK: Callable[..., ev.BlankLine]
 _HEADER: Callable[..., ev.VertexHeader]
 _OUTPUT, _CACHED, _CANCELED, _DONE, _BLANK, _HEADER = ev.builders(
     ev.StepOutput, ev.VertexCached, ev.VertexCanceled, ev.VertexDone, ev.BlankLine, ev.VertexHeader)
+# The events of lines outside vertices (``PlainGrammar._top_level``), made the same way: a failed build's error
+# block and excerpt are a tenth of its lines.
+_RULE: Callable[..., ev.ErrorBlockRule]
+_BLOCK_HEADER: Callable[..., ev.ErrorBlockHeader]
+_BLOCK_OUTPUT: Callable[..., ev.ErrorBlockOutput]
+_SOURCE_RULE: Callable[..., ev.SourceRule]
+_EXCERPT: Callable[..., ev.SourceExcerptLine]
+_LOCATION: Callable[..., ev.SourceLocation]
+_CHECK_WARNING: Callable[..., ev.BuildCheckWarning]
+_PUSH_STARTED: Callable[..., ev.PushStarted]
+_CI_MARKER: Callable[..., ev.CIMarker]
+_PUSH_DIGEST: Callable[..., ev.PushDigest]
+_PUSH_LAYER: Callable[..., ev.PushLayerStatus]
+_UNRECOGNIZED: Callable[..., ev.UnrecognizedLine]
+_FAILED: Callable[..., ev.BuildFailed]
+_WARNINGS: Callable[..., ev.WarningsSummary]
+_CLIENT_WARNING: Callable[..., ev.ClientWarning]
+_DETAILS: Callable[..., ev.BuildDetailsLink]
+_CLIENT_LOG: Callable[..., ev.ClientLogLine]
+(_RULE, _BLOCK_HEADER, _BLOCK_OUTPUT, _SOURCE_RULE, _EXCERPT, _LOCATION, _CHECK_WARNING, _PUSH_STARTED, _CI_MARKER,
+ _PUSH_DIGEST, _PUSH_LAYER, _UNRECOGNIZED, _FAILED, _WARNINGS, _CLIENT_WARNING, _DETAILS, _CLIENT_LOG) = ev.builders(
+    ev.ErrorBlockRule, ev.ErrorBlockHeader, ev.ErrorBlockOutput, ev.SourceRule, ev.SourceExcerptLine,
+    ev.SourceLocation, ev.BuildCheckWarning, ev.PushStarted, ev.CIMarker, ev.PushDigest, ev.PushLayerStatus,
+    ev.UnrecognizedLine, ev.BuildFailed, ev.WarningsSummary, ev.ClientWarning, ev.BuildDetailsLink,
+    ev.ClientLogLine)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Line shapes. Vertex lines are "#N REST"; REST is then told apart by the shapes below, cheapest first.
@@ -82,6 +107,9 @@ FINAL_ERRORS: list[tuple[str, re.Pattern[str]]] = [
         r"|rpc error: code = \w+ desc = )\b.*)", re.DOTALL)),
     ("other", later(r"ERROR: (?P<message>.*)", re.DOTALL)),
 ]
+# The characters a line that one of FINAL_ERRORS matches can begin with: other lines are spared the table
+# (tests/test_plain_grammar.py derives them from the patterns).
+FINAL_ERRORS_FIRST = "Eberfu"
 
 # BuildKit's final-error families. A top-level line (never a step's output) that carries one is the build's verdict,
 # whatever a tool that runs buildx printed before it: ``target api: failed to solve: ...`` (compose, bake),
@@ -126,6 +154,7 @@ CI_JOB_LINES = later(
     r"|Cleaning up (?:project directory|file based variables).*|Job succeeded",  # GitLab
     re.DOTALL,
 )
+CI_JOB_LINES_FIRST = "EP[CJ"  # what they begin with (checked against the pattern as FINAL_ERRORS_FIRST is)
 
 ERROR_BLOCK_RULE = "------"
 ERROR_BLOCK_HEADER = re.compile(r" > (?P<name>.*):", re.DOTALL)
@@ -485,14 +514,14 @@ class PlainGrammar:
                 return self._vertex_line(n, rest, common, whole, out)
         self._last_header = None
         self._current = None
-        common = {"line": number, "end_line": number, "raw": raw, "ci": ci, "build": b.index}
+        index = b.index
         if ci is not None and ci.marker in STANDALONE_MARKERS:
-            return ev.CIMarker(kind=ci.marker, text=text, **common)
+            return _CI_MARKER(number, number, raw, index, ci, ci.marker, text)
         if not text or text.isspace():
             if self._block == "warnings":
                 self._block = None
-            return ev.BlankLine(**common)
-        return self._top_level(text, common)
+            return _BLANK(number, number, raw, index, ci)
+        return self._top_level(text, number, raw, ci, index)
 
     def _new_build(self, inferred_at: int | None = None, out: list[ev.Event] | None = None) -> None:
         self._build = _Build(self._build.index + 1)
@@ -619,37 +648,42 @@ class PlainGrammar:
                            parse_size(cur) if cur is not None else None,
                            parse_size(total) if total is not None else None, float(secs) if secs else None, done)
 
-    def _top_level(self, text: str, common: dict[str, Any]) -> ev.Event:
+    def _top_level(self, text: str, number: int, raw: str, ci: ev.CIPrefix | None, index: int) -> ev.Event:
+        """A line outside vertices (``text`` is not blank) of build ``index``. The shapes are tried in a fixed order,
+        the first that matches wins; a test a line's first character (or a substring every match has) rules out is
+        skipped, as most of these lines are an error block's or an excerpt's."""
         block = self._block
+        first = text[0]
         if text == ERROR_BLOCK_RULE:
             opens = block != "error"
             self._block = "error" if opens else None
-            return ev.ErrorBlockRule(opens=opens, **common)
+            return _RULE(number, number, raw, index, ci, opens)
         if block == "error":
-            m = ERROR_BLOCK_HEADER.fullmatch(text)
-            if m is not None:
-                return ev.ErrorBlockHeader(name=m["name"], **common)
+            if first == " ":
+                m = ERROR_BLOCK_HEADER.fullmatch(text)
+                if m is not None:
+                    return _BLOCK_HEADER(number, number, raw, index, ci, m["name"])
             m = OUTPUT.fullmatch(text)
             if m is not None:
-                return ev.ErrorBlockOutput(elapsed=float(m.group(1)), text=m.group(2) or "", **common)
+                return _BLOCK_OUTPUT(number, number, raw, index, ci, float(m.group(1)), m.group(2) or "")
             if not self._ends_block(text):
-                return ev.ErrorBlockOutput(elapsed=None, text=text, **common)
+                return _BLOCK_OUTPUT(number, number, raw, index, ci, None, text)
             # An excerpt that begins inside an error block: the rule taken for its opening was its closing one.
             self._block = block = None
-        elif text.startswith(" > "):
+        elif first == " " and text.startswith(" > "):
             m = ERROR_BLOCK_HEADER.fullmatch(text)
             if m is not None:
                 # the header of an error block whose opening rule an excerpt cut off
                 self._block = "error"
-                return ev.ErrorBlockHeader(name=m["name"], **common)
-        elif self._build.index == 0 and block is None and text[:1].isdigit():
+                return _BLOCK_HEADER(number, number, raw, index, ci, m["name"])
+        elif index == 0 and block is None and first.isdigit():
             m = OUTPUT.fullmatch(text)
             if m is not None:
                 # before any build, "SECS TEXT" is an error block's output whose header an excerpt cut off
                 self._block = "error"
-                return ev.ErrorBlockOutput(elapsed=float(m.group(1)), text=m.group(2) or "", **common)
+                return _BLOCK_OUTPUT(number, number, raw, index, ci, float(m.group(1)), m.group(2) or "")
         if text == SOURCE_RULE:
-            return ev.SourceRule(**common)
+            return _SOURCE_RULE(number, number, raw, index, ci)
         if block == "source":
             m = SOURCE_EXCERPT.fullmatch(text)
             if m is not None:
@@ -659,78 +693,89 @@ class PlainGrammar:
                     body = body[4:]
                 elif body.startswith("    "):
                     body = body[4:]
-                return ev.SourceExcerptLine(source_line=int(m["line"]), text=body, marked=marked, **common)
-        m = SOURCE_LOCATION.fullmatch(text)
-        if m is not None:
-            self._block = "source"
-            return ev.SourceLocation(file=m["file"], source_line=int(m["line"]), **common)
-        if block == "warnings" or text.startswith(" - "):
+                return _EXCERPT(number, number, raw, index, ci, int(m["line"]), body, marked)
+        if ":" in text:
+            m = SOURCE_LOCATION.fullmatch(text)
+            if m is not None:
+                self._block = "source"
+                return _LOCATION(number, number, raw, index, ci, m["file"], int(m["line"]))
+        if block == "warnings" or (first == " " and text.startswith(" - ")):
             m = CHECK_WARNING.fullmatch(text)
             if m is not None:
                 line_no = m["line"]
-                return ev.BuildCheckWarning(rule=m["rule"], message=m["message"],
-                                            source_line=int(line_no) if line_no else None, **common)
-        m = PUSH_STARTED.fullmatch(text)
-        if m is not None:
-            self._block = "push"
-            self._push_repo = m["repo"]
-            return ev.PushStarted(repository=m["repo"], **common)
-        if CI_JOB_LINES.fullmatch(text):
+                return _CHECK_WARNING(number, number, raw, index, ci, m["rule"], m["message"],
+                                      int(line_no) if line_no else None)
+        if first == "T":
+            m = PUSH_STARTED.fullmatch(text)
+            if m is not None:
+                self._block = "push"
+                self._push_repo = m["repo"]
+                return _PUSH_STARTED(number, number, raw, index, ci, m["repo"])
+        if first in CI_JOB_LINES_FIRST and CI_JOB_LINES.fullmatch(text):
             # a runner's line is never a verdict, not even docker push's error
-            return ev.CIMarker(kind="job", text=text, **common)
-        m = PUSH_DIGEST.fullmatch(text)
-        if m is not None:
-            # also without the push's first lines (an excerpt): the digest says the image was pushed
-            repo = self._push_repo if block in ("push", "pushed") else ""
-            if block == "push":
-                self._block = "pushed"
-            return ev.PushDigest(ref=f"{repo}:{m['tag']}" if repo else m["tag"], tag=m["tag"], digest=m["digest"],
-                                 size=int(m["size"]), **common)
+            return _CI_MARKER(number, number, raw, index, ci, "job", text)
+        if ": digest: " in text:
+            m = PUSH_DIGEST.fullmatch(text)
+            if m is not None:
+                # also without the push's first lines (an excerpt): the digest says the image was pushed
+                repo = self._push_repo if block in ("push", "pushed") else ""
+                if block == "push":
+                    self._block = "pushed"
+                tag = m["tag"]
+                return _PUSH_DIGEST(number, number, raw, index, ci, f"{repo}:{tag}" if repo else tag, tag,
+                                    m["digest"], int(m["size"]))
         if block in ("push", "pushed"):
             m = PUSH_LAYER.fullmatch(text)
             if m is not None:
-                return ev.PushLayerStatus(layer=m["layer"], status=m["status"], **common)
+                return _PUSH_LAYER(number, number, raw, index, ci, m["layer"], m["status"])
             if block == "push" and PUSH_DIGEST_CUT.fullmatch(text):
                 self._block = "pushed"
-                return ev.UnrecognizedLine(text=text, **common)
+                return _UNRECOGNIZED(number, number, raw, index, ci, text)
             if block == "push" and not text.startswith(("#", "ERROR", "error:")):
                 # docker push prints nothing else before its digest: any other line is its error
                 self._build.over = True
                 self._block = None
-                return ev.BuildFailed(message=text, style="docker-push", exit_code=None, **common)
+                return _FAILED(number, number, raw, index, ci, text, "docker-push", None, None)
             self._block = block = None  # pushed: what follows is another command's
-        m = CHECK_COMPLETE.fullmatch(text)
-        if m is not None:
-            if m["count"] is None:
-                return ev.WarningsSummary(count=0, **common)
-            self._build.over = True
-            return ev.BuildFailed(message=text, style="check", target=None, exit_code=None, **common)
-        for style, pattern in FINAL_ERRORS:
-            m = pattern.fullmatch(text)
+        if first == "C":
+            m = CHECK_COMPLETE.fullmatch(text)
             if m is not None:
+                if m["count"] is None:
+                    return _WARNINGS(number, number, raw, index, ci, 0)
                 self._build.over = True
-                self._block = None
-                groups = m.groupdict()
-                message = groups["message"]
-                return ev.BuildFailed(message=message, style=style, target=groups.get("target"),
-                                      exit_code=domain.exit_code_of(message), **common)
-        m = WARNINGS_SUMMARY.fullmatch(text)
-        if m is not None:
-            self._block = "warnings"
-            return ev.WarningsSummary(count=int(m["count"]), **common)
-        m = CLIENT_WARNING.fullmatch(text)
-        if m is not None:
-            return ev.ClientWarning(text=m["text"], **common)
-        m = DETAILS_LINK.fullmatch(text)
-        if m is not None:
-            return ev.BuildDetailsLink(url=m["url"], **common)
-        m = CLIENT_LOG.fullmatch(text)
-        if m is not None:
-            return ev.ClientLogLine(timestamp=m["ts"], text=m["text"], **common)
-        failed = self._wrapped_final_error(text, common)
+                return _FAILED(number, number, raw, index, ci, text, "check", None, None)
+        if first in FINAL_ERRORS_FIRST:
+            for style, pattern in FINAL_ERRORS:
+                m = pattern.fullmatch(text)
+                if m is not None:
+                    self._build.over = True
+                    self._block = None
+                    groups = m.groupdict()
+                    message = groups["message"]
+                    return _FAILED(number, number, raw, index, ci, message, style, groups.get("target"),
+                                   domain.exit_code_of(message))
+        if " warning" in text:
+            m = WARNINGS_SUMMARY.fullmatch(text)
+            if m is not None:
+                self._block = "warnings"
+                return _WARNINGS(number, number, raw, index, ci, int(m["count"]))
+        if first == "W":
+            m = CLIENT_WARNING.fullmatch(text)
+            if m is not None:
+                return _CLIENT_WARNING(number, number, raw, index, ci, m["text"])
+        if first == "V":
+            m = DETAILS_LINK.fullmatch(text)
+            if m is not None:
+                return _DETAILS(number, number, raw, index, ci, m["url"])
+        if text[4:5] == "/":
+            m = CLIENT_LOG.fullmatch(text)
+            if m is not None:
+                return _CLIENT_LOG(number, number, raw, index, ci, m["ts"], m["text"])
+        failed = self._wrapped_final_error(
+            text, {"line": number, "end_line": number, "raw": raw, "ci": ci, "build": index})
         if failed is not None:
             return failed
-        return ev.UnrecognizedLine(text=text, **common)
+        return _UNRECOGNIZED(number, number, raw, index, ci, text)
 
     def _wrapped_final_error(self, text: str, common: dict[str, Any]) -> ev.BuildFailed | None:
         """A final error after a prefix of a tool that ran the build, or a line that tool prints when it failed."""
