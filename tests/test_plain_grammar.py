@@ -17,7 +17,7 @@ import attrs
 import pytest
 from invariants import merge_output
 
-from buildlog import event_to_dict, parse_bytes
+from buildlog import event_to_dict, parse_bytes, plain
 from buildlog.events import (
     BlankLine,
     BuildCheckWarning,
@@ -710,3 +710,61 @@ def test_no_unrecognized_line_in_prefixed_logs() -> None:
     data = log_bytes("s08-proxy-503-plain")
     prefixed = b"".join(b"2024-03-01T12:00:00.1234567Z " + line for line in split_lines(data))
     assert not [e for e in events_of(prefixed) if isinstance(e, UnrecognizedLine)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The first characters the grammar tests a top-level line's shapes by
+
+
+def _first_chars(items: Any) -> set[str] | None:
+    """The characters a match of the parsed pattern ``items`` can begin with; None when it may begin with any
+    character (a class, a negated literal, an empty match)."""
+    try:
+        from re import _constants as c  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_constants as c
+    found: set[str] = set()
+    for op, arg in items:
+        if op is c.AT:
+            continue  # zero-width
+        if op is c.LITERAL:
+            return found | {chr(arg)}
+        if op is c.SUBPATTERN:
+            inner = _first_chars(arg[-1])
+        elif op is c.BRANCH:
+            branches = [_first_chars(branch) for branch in arg[1]]
+            inner = None if None in branches else set().union(*branches)  # type: ignore[arg-type]
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            low, _high, body = arg
+            inner = _first_chars(body)
+            if inner is not None and low == 0:
+                found |= inner
+                continue  # may be absent: what follows may begin the match too
+        else:
+            return None
+        if inner is None:
+            return None
+        return found | inner
+    return None  # the whole pattern may match the empty string
+
+
+def _pattern_first_chars(pattern: str) -> set[str] | None:
+    try:
+        from re import _parser as p  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_parse as p
+    return _first_chars(p.parse(pattern, 0))
+
+
+def test_first_chars_of_a_pattern() -> None:
+    assert _pattern_first_chars(r"(?:Error: )?buildx failed") == {"E", "b"}
+    assert _pattern_first_chars(r"(?:a|b\s)c|d") == {"a", "b", "d"}
+    assert _pattern_first_chars(r"\d+ x") is None
+    assert _pattern_first_chars(r"(?:x)?") is None
+
+
+def test_final_errors_begin_with_the_characters_the_grammar_tries_them_for() -> None:
+    firsts = [_pattern_first_chars(pattern.pattern) for _, pattern in plain.FINAL_ERRORS]
+    assert None not in firsts
+    assert set().union(*firsts) == set(plain.FINAL_ERRORS_FIRST)  # type: ignore[arg-type]
+    assert _pattern_first_chars(plain.CI_JOB_LINES.pattern) == set(plain.CI_JOB_LINES_FIRST)
