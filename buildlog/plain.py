@@ -223,8 +223,13 @@ def _parse_size(text: str) -> int | None:
     return round(value * scale)
 
 
-_SIZE_TOKEN = re.compile(r"\d+(?:\.\d+)?[kKMGTP]?i?B")
-_SECONDS_TOKEN = re.compile(r"\d+(?:\.\d+)?s")
+# The tail of a status without its " done": " CUR[ / TOTAL][ SECSs]" or " SECSs" at the end. Searched from the
+# left, the first match is the longest tail, the same split as reading tokens from the right. Each quantifier is
+# possessive: a size or a time is followed by a space or the end, so giving back what one took never lets the
+# rest match, and the engine keeps no states to backtrack to.
+_SIZE_P = r"\d++(?:\.\d++)?+[kKMGTP]?+i?+B"
+_SECONDS_P = r"(\d++(?:\.\d++)?+)s"
+_STATUS_TAIL = re.compile(rf" (?:({_SIZE_P})(?: / ({_SIZE_P}))?+(?: {_SECONDS_P})?+|{_SECONDS_P})\Z")
 
 
 def split_status(text: str) -> tuple[str, str | None, str | None, str | None, bool]:
@@ -234,21 +239,14 @@ def split_status(text: str) -> tuple[str, str | None, str | None, str | None, bo
     done = text.endswith(" done")
     if done:
         text = text[:-5]
-    cur = total = secs = None
-    head, sep, last = text.rpartition(" ")
-    if sep and _SECONDS_TOKEN.fullmatch(last):
-        secs = last[:-1]
-        text = head
-        head, sep, last = text.rpartition(" ")
-    if sep and _SIZE_TOKEN.fullmatch(last):
-        before, sep2, slash = head.rpartition(" ")
-        if slash == "/" and sep2:
-            before_cur, sep3, first = before.rpartition(" ")
-            if sep3 and _SIZE_TOKEN.fullmatch(first):
-                return before_cur, first, last, secs, done
-        cur = last
-        text = head
-    return text, cur, total, secs, done
+    if text[-1:] not in "sB":
+        # the last word is neither a size nor a time: most statuses ("writing image sha256:… done")
+        return text, None, None, None, done
+    m = _STATUS_TAIL.search(text)
+    if m is None:
+        return text, None, None, None, done
+    cur, total, secs, secs_alone = m.groups()
+    return text[: m.start()], cur, total, secs if secs_alone is None else secs_alone, done
 
 
 class _Build:
