@@ -68,30 +68,38 @@ def status_event(n: int, kind: str, status_id: str, *, line: int, end_line: int,
                  ci: ev.CIPrefix | None, current: int | None = None, total: int | None = None,
                  seconds: float | None = None, done: bool = False) -> ev.VertexStatus:
     """A status of vertex ``n`` (of this kind): a domain status when the id means something."""
-    _cls, build_it, own = _STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id)
+    _cls, build_it, own = _maker(kind, status_id)
     return build_it(line, end_line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
 
 
 def make_status(line: int, raw: str, build: int, ci: ev.CIPrefix | None, n: int, kind: str, status_id: str,
                 current: int | None, total: int | None, seconds: float | None, done: bool) -> ev.VertexStatus:
     """``status_event`` of a one-line status, its fields passed in order (the plain grammar's hot path)."""
-    _cls, build_it, own = _STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id)
-    return build_it(line, line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
+    made = _STATUS_MAKERS.get(kind, _NO_MAKERS).get(status_id) or _status_maker(kind, status_id)
+    own = made[2]
+    if own:
+        return made[1](line, line, raw, build, ci, n, status_id, current, total, seconds, done, *own)  # type: ignore[no-any-return]
+    return made[1](line, line, raw, build, ci, n, status_id, current, total, seconds, done)  # type: ignore[no-any-return]
 
 
 def status_class(kind: str, status_id: str) -> type[ev.VertexStatus]:
     """The class of the event ``status_event`` makes for this status id in a vertex of this kind."""
-    return (_STATUS_MAKERS.get((kind, status_id)) or _status_maker(kind, status_id))[0]
+    return _maker(kind, status_id)[0]
 
 
 (_STATUS,) = ev.builders(ev.VertexStatus)
 _STATUS_FIELDS = len(attrs.fields(ev.VertexStatus))
-# (vertex kind, status id) -> the class of its event, its builder and the values of the fields the class adds to
+# vertex kind -> status id -> the class of its event, its builder and the values of the fields the class adds to
 # VertexStatus's: a status id comes back on every line that updates it (a layer's progress), and finding its class
-# is most of the cost of such a line
+# is most of the cost of such a line. A dict per kind: no key tuple to make and hash for each line.
 _StatusMaker = tuple[type[ev.VertexStatus], Callable[..., Any], tuple[Any, ...]]
-_STATUS_MAKERS: dict[tuple[str, str], _StatusMaker] = {}
-STATUS_CACHE_BOUND = 4096
+_STATUS_MAKERS: dict[str, dict[str, _StatusMaker]] = {}
+_NO_MAKERS: dict[str, _StatusMaker] = {}
+STATUS_CACHE_BOUND = 4096  # ids kept per kind; the kinds are a few
+
+
+def _maker(kind: str, status_id: str) -> _StatusMaker:
+    return _STATUS_MAKERS.get(kind, _NO_MAKERS).get(status_id) or _status_maker(kind, status_id)
 
 
 def _status_maker(kind: str, status_id: str) -> _StatusMaker:
@@ -103,9 +111,10 @@ def _status_maker(kind: str, status_id: str) -> _StatusMaker:
         cls, extra = special
         own = [a.name for a in attrs.fields(cls)][_STATUS_FIELDS:]
         made = (cls, ev.builder(cls), tuple(extra[name] for name in own))
-    if len(_STATUS_MAKERS) >= STATUS_CACHE_BOUND:
-        _STATUS_MAKERS.clear()
-    _STATUS_MAKERS[(kind, status_id)] = made
+    makers = _STATUS_MAKERS.setdefault(kind, {})
+    if len(makers) >= STATUS_CACHE_BOUND:
+        makers.clear()
+    makers[status_id] = made
     return made
 
 
