@@ -202,6 +202,7 @@ def parse_size(text: str | None) -> int | None:
 
 
 _SIZES: dict[str, int | None] = {}
+_cached_size = _SIZES.get
 
 
 def _parse_size(text: str) -> int | None:
@@ -424,9 +425,11 @@ class PlainGrammar:
                     break  # an old digest line, or output without times
                 else:
                     status_id, cur, total, secs, done = split_status(rest)
+                    # a size in the cache is looked up without calling parse_size (a layer's total comes back on
+                    # every line of its progress)
                     event = make_status(number, line_raw, index, ci, n, kinds.get(n, "other"), status_id,
-                                        parse_size(cur) if cur is not None else None,
-                                        parse_size(total) if total is not None else None,
+                                        None if cur is None else _cached_size(cur) or parse_size(cur),
+                                        None if total is None else _cached_size(total) or parse_size(total),
                                         float(secs) if secs else None, done)
                     last_header = None
             # the vertex the next lines belong to
