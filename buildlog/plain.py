@@ -225,12 +225,10 @@ def _parse_size(text: str) -> int | None:
 
 
 # The tail of a status without its " done": " CUR[ / TOTAL][ SECSs]" or " SECSs" at the end. Searched from the
-# left, the first match is the longest tail, the same split as reading tokens from the right. Each quantifier is
-# possessive: a size or a time is followed by a space or the end, so giving back what one took never lets the
-# rest match, and the engine keeps no states to backtrack to.
-_SIZE_P = r"\d++(?:\.\d++)?+[kKMGTP]?+i?+B"
-_SECONDS_P = r"(\d++(?:\.\d++)?+)s"
-_STATUS_TAIL = re.compile(rf" (?:({_SIZE_P})(?: / ({_SIZE_P}))?+(?: {_SECONDS_P})?+|{_SECONDS_P})\Z")
+# left, the first match is the longest tail, the same split as reading tokens from the right.
+_SIZE_P = r"\d+(?:\.\d+)?[kKMGTP]?i?B"
+_SECONDS_P = r"(\d+(?:\.\d+)?)s"
+_STATUS_TAIL = re.compile(rf" (?:({_SIZE_P})(?: / ({_SIZE_P}))?(?: {_SECONDS_P})?|{_SECONDS_P})\Z")
 
 
 def split_status(text: str) -> tuple[str, str | None, str | None, str | None, bool]:
