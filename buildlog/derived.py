@@ -37,8 +37,7 @@ def header_event(n: int, name: str, *, line: int, end_line: int, raw: str, build
     if kind == "image-export":
         return ev.ImageExportStarted(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, name=name,
                                      info=info, exporter=info.exporter or "unknown")
-    return ev.VertexHeader(line=line, end_line=end_line, raw=raw, build=build, ci=ci, vertex=n, name=name, info=info,
-                           repeat=False)
+    return _HEADER(line, end_line, raw, build, ci, n, name, info, False)
 
 
 def error_event(n: int, name: str, message: str, *, line: int, end_line: int, raw: str, build: int,
@@ -87,7 +86,9 @@ def status_class(kind: str, status_id: str) -> type[ev.VertexStatus]:
     return _maker(kind, status_id)[0]
 
 
-(_STATUS,) = ev.builders(ev.VertexStatus)
+_STATUS: Callable[..., ev.VertexStatus]
+_HEADER: Callable[..., ev.VertexHeader]
+_STATUS, _HEADER = ev.builders(ev.VertexStatus, ev.VertexHeader)
 _STATUS_FIELDS = len(attrs.fields(ev.VertexStatus))
 # vertex kind -> status id -> the class of its event, its builder and the values of the fields the class adds to
 # VertexStatus's: a status id comes back on every line that updates it (a layer's progress), and finding its class

@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from . import events as ev
-from .derived import DOMAIN_HEADER_KINDS, build_start, error_event, header_event, make_status, status_class
+from .derived import build_start, error_event, header_event, make_status, status_class
 from .plain import BUILD_CHECK, CLIPPED
 from .vertex_names import parse_vertex_name
 
@@ -327,11 +327,7 @@ class RawJsonGrammar:
         vx.number = n = len(self._shown)
         if vx.name is None:
             vx.name = vx.digest  # a status or log for a vertex never sent: name it by its digest
-        info = parse_vertex_name(vx.name)
-        if info.kind in DOMAIN_HEADER_KINDS:
-            out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
-        else:  # what header_event gives for these, built positionally
-            out.append(_HEADER(number, number, "", build, ci, n, vx.name, info, False))
+        out.append(header_event(n, vx.name, line=number, end_line=number, raw="", build=build, ci=ci))
         out.append(_INPUTS(number, number, "", build, ci, n, vx.digest, vx.inputs))
         if vx.kind in WORK_KINDS:
             self._has_work = True
@@ -580,14 +576,13 @@ class RawJsonGrammar:
 
 # The events built on most lines, made from their fields in ``attrs.fields`` order (see ``events.builders``).
 _SOLVE_STATUS: Callable[..., ev.SolveStatusLine]
-_HEADER: Callable[..., ev.VertexHeader]
 _INPUTS: Callable[..., ev.VertexInputs]
 _CACHED: Callable[..., ev.VertexCached]
 _DONE: Callable[..., ev.VertexDone]
 _TIMING: Callable[..., ev.VertexTiming]
 _OUTPUT: Callable[..., ev.StepOutput]
-_SOLVE_STATUS, _HEADER, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
-    ev.SolveStatusLine, ev.VertexHeader, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming,
+_SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
+    ev.SolveStatusLine, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming,
     ev.StepOutput)
 _NONE: tuple[()] = ()
 
