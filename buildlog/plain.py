@@ -225,10 +225,11 @@ def _parse_size(text: str) -> int | None:
 
 
 # The tail of a status without its " done": " CUR[ / TOTAL][ SECSs]" or " SECSs" at the end. Searched from the
-# left, the first match is the longest tail, the same split as reading tokens from the right.
-_SIZE_P = r"\d+(?:\.\d+)?[kKMGTP]?i?B"
-_SECONDS_P = r"(\d+(?:\.\d+)?)s"
-_STATUS_TAIL = re.compile(rf" (?:({_SIZE_P})(?: / ({_SIZE_P}))?(?: {_SECONDS_P})?|{_SECONDS_P})\Z")
+# left, the first match is the longest tail, the same split as reading tokens from the right. An optional group is
+# written "(?:X|)", the same as "(?:X)?", which the engine runs as a costlier repeat that saves its states.
+_SIZE_P = r"\d+(?:\.\d+|)[kKMGTP]?i?B"
+_SECONDS_P = r"(\d+(?:\.\d+|))s"
+_STATUS_TAIL = re.compile(rf" (?:({_SIZE_P})(?: / ({_SIZE_P})|)(?: {_SECONDS_P}|)|{_SECONDS_P})\Z")
 
 
 def split_status(text: str) -> tuple[str, str | None, str | None, str | None, bool]:
