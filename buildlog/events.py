@@ -117,6 +117,25 @@ _BUILDERS: dict[type[Any], Callable[..., Any]] = {}
 _T = TypeVar("_T")
 
 
+def builders_on_first_use(namespace: dict[str, Any], **classes: type[Any]) -> tuple[Callable[..., Any], ...]:
+    """Stand-ins for the builders of these classes, to be bound to these names in ``namespace`` (a module's
+    globals): the first call of any makes all the builders, binds them to the names in the stand-ins' place and
+    passes its call on. For events only some logs have (a failed build's last lines), whose builders every ``import
+    buildlog`` would otherwise make; code that looks the name up at each call gets the builder itself afterwards."""
+
+    def make_all() -> None:
+        namespace.update(zip(classes, builders(*classes.values()), strict=True))
+
+    def stand_in(name: str) -> Callable[..., Any]:
+        def first_call(*fields: Any) -> Any:
+            make_all()
+            return namespace[name](*fields)
+
+        return first_call
+
+    return tuple(stand_in(name) for name in classes)
+
+
 def builder(cls: type[_T]) -> Callable[..., _T]:
     """``builders(cls)[0]``: the builder of one class (for classes chosen at run time, such as a status's)."""
     made = _BUILDERS.get(cls)

@@ -27,7 +27,7 @@ _HEADER: Callable[..., ev.VertexHeader]
 _OUTPUT, _CACHED, _CANCELED, _DONE, _BLANK, _HEADER = ev.builders(
     ev.StepOutput, ev.VertexCached, ev.VertexCanceled, ev.VertexDone, ev.BlankLine, ev.VertexHeader)
 # The events of lines outside vertices (``PlainGrammar._top_level``), made the same way: a failed build's error
-# block and excerpt are a tenth of its lines.
+# block and excerpt are a tenth of its lines. Their builders are made when the first such line comes.
 _RULE: Callable[..., ev.ErrorBlockRule]
 _BLOCK_HEADER: Callable[..., ev.ErrorBlockHeader]
 _BLOCK_OUTPUT: Callable[..., ev.ErrorBlockOutput]
@@ -46,11 +46,14 @@ _CLIENT_WARNING: Callable[..., ev.ClientWarning]
 _DETAILS: Callable[..., ev.BuildDetailsLink]
 _CLIENT_LOG: Callable[..., ev.ClientLogLine]
 (_RULE, _BLOCK_HEADER, _BLOCK_OUTPUT, _SOURCE_RULE, _EXCERPT, _LOCATION, _CHECK_WARNING, _PUSH_STARTED, _CI_MARKER,
- _PUSH_DIGEST, _PUSH_LAYER, _UNRECOGNIZED, _FAILED, _WARNINGS, _CLIENT_WARNING, _DETAILS, _CLIENT_LOG) = ev.builders(
-    ev.ErrorBlockRule, ev.ErrorBlockHeader, ev.ErrorBlockOutput, ev.SourceRule, ev.SourceExcerptLine,
-    ev.SourceLocation, ev.BuildCheckWarning, ev.PushStarted, ev.CIMarker, ev.PushDigest, ev.PushLayerStatus,
-    ev.UnrecognizedLine, ev.BuildFailed, ev.WarningsSummary, ev.ClientWarning, ev.BuildDetailsLink,
-    ev.ClientLogLine)
+ _PUSH_DIGEST, _PUSH_LAYER, _UNRECOGNIZED, _FAILED, _WARNINGS, _CLIENT_WARNING, _DETAILS,
+ _CLIENT_LOG) = ev.builders_on_first_use(
+    globals(), _RULE=ev.ErrorBlockRule, _BLOCK_HEADER=ev.ErrorBlockHeader, _BLOCK_OUTPUT=ev.ErrorBlockOutput,
+    _SOURCE_RULE=ev.SourceRule, _EXCERPT=ev.SourceExcerptLine, _LOCATION=ev.SourceLocation,
+    _CHECK_WARNING=ev.BuildCheckWarning, _PUSH_STARTED=ev.PushStarted, _CI_MARKER=ev.CIMarker,
+    _PUSH_DIGEST=ev.PushDigest, _PUSH_LAYER=ev.PushLayerStatus, _UNRECOGNIZED=ev.UnrecognizedLine,
+    _FAILED=ev.BuildFailed, _WARNINGS=ev.WarningsSummary, _CLIENT_WARNING=ev.ClientWarning,
+    _DETAILS=ev.BuildDetailsLink, _CLIENT_LOG=ev.ClientLogLine)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Line shapes. Vertex lines are "#N REST"; REST is then told apart by the shapes below, cheapest first.

@@ -574,16 +574,17 @@ class RawJsonGrammar:
         return out
 
 
-# The events built on most lines, made from their fields in ``attrs.fields`` order (see ``events.builders``).
+# The events built on most lines, made from their fields in ``attrs.fields`` order (see ``events.builders``); the
+# builders are made when the first rawjson line comes, not by every ``import buildlog``.
 _SOLVE_STATUS: Callable[..., ev.SolveStatusLine]
 _INPUTS: Callable[..., ev.VertexInputs]
 _CACHED: Callable[..., ev.VertexCached]
 _DONE: Callable[..., ev.VertexDone]
 _TIMING: Callable[..., ev.VertexTiming]
 _OUTPUT: Callable[..., ev.StepOutput]
-_SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders(
-    ev.SolveStatusLine, ev.VertexInputs, ev.VertexCached, ev.VertexDone, ev.VertexTiming,
-    ev.StepOutput)
+_SOLVE_STATUS, _INPUTS, _CACHED, _DONE, _TIMING, _OUTPUT = ev.builders_on_first_use(
+    globals(), _SOLVE_STATUS=ev.SolveStatusLine, _INPUTS=ev.VertexInputs, _CACHED=ev.VertexCached,
+    _DONE=ev.VertexDone, _TIMING=ev.VertexTiming, _OUTPUT=ev.StepOutput)
 _NONE: tuple[()] = ()
 
 

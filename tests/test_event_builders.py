@@ -71,3 +71,18 @@ def test_a_class_with_a_converter_is_refused() -> None:
 
     with pytest.raises(TypeError, match="only plain fields"):
         builders(Converted)
+
+
+def test_stand_ins_make_the_builders_on_their_first_call_and_give_way_to_them() -> None:
+    namespace: dict[str, Any] = {}
+    rule, location = ev.builders_on_first_use(namespace, rule=ev.ErrorBlockRule, location=ev.SourceLocation)
+    namespace.update(rule=rule, location=location)
+    made = location(7, 7, "Dockerfile:12\n", 1, None, "Dockerfile", 12)
+    assert made == ev.SourceLocation(line=7, end_line=7, raw="Dockerfile:12\n", build=1, ci=None, file="Dockerfile",
+                                     source_line=12)
+    # the first call bound both names to the builders themselves, the one not called yet too
+    assert namespace["location"] is builder(ev.SourceLocation)
+    assert namespace["rule"] is builder(ev.ErrorBlockRule)
+    # a stand-in kept elsewhere still makes the right value
+    assert rule(1, 1, "------\n", 1, None, True) == ev.ErrorBlockRule(line=1, end_line=1, raw="------\n", build=1,
+                                                                       ci=None, opens=True)
