@@ -378,7 +378,6 @@ class PlainGrammar:
         names = b.names
         finished = b.finished
         run_vertices = b.run_vertices
-        kinds = b.kinds
         current = self._current
         last_header = self._last_header
         block = self._block
@@ -426,13 +425,7 @@ class PlainGrammar:
                       or (n in run_vertices and not rest.endswith(" done") and LAYER_STATUS.match(rest) is None)):
                     break  # an old digest line, or output without times
                 else:
-                    status_id, cur, total, secs, done = split_status(rest)
-                    # a size in the cache is looked up without calling parse_size (a layer's total comes back on
-                    # every line of its progress)
-                    event = make_status(number, line_raw, index, ci, n, kinds.get(n, "other"), status_id,
-                                        None if cur is None else _cached_size(cur) or parse_size(cur),
-                                        None if total is None else _cached_size(total) or parse_size(total),
-                                        float(secs) if secs else None, done)
+                    event = self._status_event(n, rest, number, line_raw, ci, index)
                     last_header = None
             # the vertex the next lines belong to
             current = n
@@ -644,12 +637,19 @@ class PlainGrammar:
         return _HEADER(line, line, raw, build, ci, n, name, info, repeat)
 
     def _status(self, n: int, rest: str, common: dict[str, Any]) -> ev.Event:
-        status_id, cur, total, secs, done = split_status(rest)
         self._last_header = None
-        return make_status(common["line"], common["raw"], common["build"], common["ci"], n,
-                           self._build.kinds.get(n, "other"), status_id,
-                           parse_size(cur) if cur is not None else None,
-                           parse_size(total) if total is not None else None, float(secs) if secs else None, done)
+        return self._status_event(n, rest, common["line"], common["raw"], common["ci"], common["build"])
+
+    def _status_event(self, n: int, rest: str, number: int, raw: str, ci: ev.CIPrefix | None,
+                      index: int) -> ev.VertexStatus:
+        """The event of the status ``rest`` of vertex ``n`` (the hot path's and the full grammar's)."""
+        status_id, cur, total, secs, done = split_status(rest)
+        # a size in the cache is looked up without calling parse_size (a layer's total comes back on every line of
+        # its progress)
+        return make_status(number, raw, index, ci, n, self._build.kinds.get(n, "other"), status_id,
+                           None if cur is None else _cached_size(cur) or parse_size(cur),
+                           None if total is None else _cached_size(total) or parse_size(total),
+                           float(secs) if secs else None, done)
 
     def _top_level(self, text: str, number: int, raw: str, ci: ev.CIPrefix | None, index: int) -> ev.Event:
         """A line outside vertices (``text`` is not blank) of build ``index``. The shapes are tried in a fixed order,

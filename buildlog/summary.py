@@ -352,7 +352,6 @@ class _BuildFold:
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.duration: float | None = None
-        self.timed = False  # a vertex has its times (rawjson): the only kind whose start and end are read
         self.context: dict[int, list[Any]] = {}  # build-context vertex -> [bytes, seconds] of its upload
 
     # -- folding --------------------------------------------------------------------------------------------
@@ -462,7 +461,6 @@ class _BuildFold:
     def on_timing(self, e: ev.VertexTiming) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
         v.started, v.completed, v.seconds, v.exact = e.started, e.completed, e.seconds, True
-        self.timed = True
 
     def on_inputs(self, e: ev.VertexInputs) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
@@ -607,7 +605,7 @@ class _BuildFold:
         first_miss = by_stage[0] if by_stage else None
         critical = None
         graph: dict[int, GraphVertex] | None = None
-        times = self._times() if self.timed else {}
+        times = self._times()
         if any(v.digest is not None for v in vertices):
             # rawjson: the build graph says exactly which miss invalidated the rest, and what bounded the time
             graph = self._graph(times)
@@ -711,9 +709,7 @@ class _BuildFold:
         return {n: (ns(v.started) if v.started else None, ns(v.completed) if v.completed else None)
                 for n, v in self.vertices.items() if v.started or v.completed}
 
-    def _graph(self, times: dict[int, tuple[int | None, int | None]] | None = None) -> dict[int, GraphVertex]:
-        if times is None:
-            times = self._times()
+    def _graph(self, times: dict[int, tuple[int | None, int | None]]) -> dict[int, GraphVertex]:
         vertices = self.vertices
         by_digest = {v.digest: n for n, v in vertices.items() if v.digest is not None}
         untimed = (None, None)

@@ -295,7 +295,7 @@ def test_the_fold_builds_the_graph_graph_py_builds(log: Path, cut: float) -> Non
     s = Summarizer().feed_all(events)
     fold = s._fold
     assert fold is not None
-    assert fold._graph() == build_graph(events)
+    assert fold._graph(fold._times()) == build_graph(events)
 
 
 # ------------------------------------------------------------------------------- where a build failed
