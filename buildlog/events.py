@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -320,9 +321,77 @@ class StepOutput(VertexEvent):
     def line_count(self) -> int:
         return self.end_line - self.line + 1
 
+    def last_lines(self, count: int) -> list[str]:
+        """The text of the last ``count`` lines (all of them when fewer): ``lines[-count:]``, without reading the
+        whole run's text when it has not been read yet (a summary keeps only each step's last lines)."""
+        text: str | None = _TEXT_SLOT.__get__(self, StepOutput)
+        if text is not None:
+            return text.rsplit("\n", count)[-count:]
+        raw = self.raw
+        cut = len(raw) - 1 if raw.endswith("\n") else len(raw)
+        for _ in range(count):
+            cut = raw.rfind("\n", 0, cut)
+            if cut < 0:
+                return run_text(raw, self.end_line != self.line).split("\n")
+        return run_text(raw[cut + 1 :], True).split("\n")
+
 
 MAX_RUN_LINES = 256
 MAX_RUN_CHARS = 1 << 18
+
+# A run's text is its raw lines without their "#N SECS " prefixes. The plain grammar leaves it to be made from
+# ``raw`` on the first read: most readers (a summary, a count of lines) never read it, and making it is a pass over
+# the run that costs as much as finding the run. ``StepOutput.text`` reads the slot through ``_RunText``, which
+# fills it then; to everything else (attrs, equality, JSON, copies) it is the field it always was.
+_RUN_HEAD = re.compile(r"#[0-9]+ \d+\.\d{1,3} ?")
+_RUN_PREFIX = re.compile(r"\n#[0-9]+ \d+\.\d{1,3} ?")  # a literal start: the engine finds it fast
+
+
+def run_text(raw: str, several: bool) -> str:
+    """The text of a run of output lines of one vertex (``raw``: whole ``#N SECS[ TEXT]`` lines, the last one
+    possibly cut before its line end; ``several``: whether it has more than one line), as ``StepOutput.text``."""
+    head = _RUN_HEAD.match(raw)
+    text = raw[head.end() if head is not None else 0 :]
+    if several:
+        text = _RUN_PREFIX.sub("\n", text)
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    if raw.endswith("\n"):
+        return text[:-1]
+    # the log's last line, cut before its line end (a "\r" left alone there was the line end)
+    return text[:-1] if text.endswith("\r") else text
+
+
+class _RunText:
+    """``StepOutput.text``: the field's slot, filled from ``raw`` on the first read when the grammar left it
+    empty (``None``)."""
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+
+    def __get__(self, event: StepOutput | None, owner: type | None = None) -> Any:
+        if event is None:
+            return self
+        text = self._slot.__get__(event, owner)
+        if text is None:
+            raw = event.raw
+            if raw.__class__ is not str:
+                return None  # (an event made by hand with a raw that is not text: nothing to make it from)
+            text = run_text(raw, event.end_line != event.line)
+            self._slot.__set__(event, text)
+        return text
+
+    def __set__(self, event: StepOutput, value: str | None) -> None:
+        self._slot.__set__(event, value)
+
+    def __delete__(self, event: StepOutput) -> None:
+        self._slot.__delete__(event)
+
+
+_TEXT_SLOT = StepOutput.__dict__["text"]
+type.__setattr__(StepOutput, "text", _RunText(_TEXT_SLOT))
 
 
 @frozen(kw_only=True)

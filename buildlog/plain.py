@@ -64,7 +64,6 @@ OUTPUT = re.compile(r"(\d+\.\d{1,3})(?: (.*))?", re.DOTALL)
 OUTPUT_HEAD = re.compile(r"(\d+\.\d{1,3})(?: |$)")
 CLIPPED_START = "[output clipped, "
 # The head of each line of a run of output lines (see ``output_run``).
-RUN_PREFIX = re.compile(r"\n#[0-9]+ \d+\.\d{1,3} ?")  # a literal start: the engine finds it fast
 RUN_ELAPSED = re.compile(r"#[0-9]+ (\d+\.\d{1,3})")
 # The shape of a whole line, for the hot path (``PlainGrammar.take_lines``): a vertex line "#N " then DONE, CACHED
 # or CANCELED, the head of step output, or any other text; or a blank line. Which group closed last tells the
@@ -457,20 +456,14 @@ class PlainGrammar:
         first = RUN_ELAPSED.match(raw)
         assert first is not None
         elapsed = float(first.group(1))
-        start = first.end() + 1 if raw.startswith(" ", first.end()) else first.end()
-        text = RUN_PREFIX.sub("\n", raw[start:]) if count > 1 else raw[start:]
-        if "\r\n" in text:
-            text = text.replace("\r\n", "\n")
-        if not text.endswith("\n"):
-            # the log's last line, cut before its line end (a "\r" left alone there was the line end)
-            text = (text[:-1] if text.endswith("\r") else text) + "\n"
         if count > 1:
             last = RUN_ELAPSED.match(raw, raw.rindex("\n", 0, len(raw) - 1) + 1)
             assert last is not None
             last_elapsed = float(last.group(1))
         else:
             last_elapsed = elapsed
-        return _OUTPUT(number, number + count - 1, raw, b.index, None, n, elapsed, text[:-1], False, last_elapsed)
+        # the text is made from raw when first read (events.run_text)
+        return _OUTPUT(number, number + count - 1, raw, b.index, None, n, elapsed, None, False, last_elapsed)
 
     def fragment(self, event: ev.Event) -> list[ev.Event]:
         """A later piece of an over-long line: passed through, after anything pending."""

@@ -453,10 +453,7 @@ class _BuildFold:
             if e.end_line == e.line:
                 v.output.append(e.text)
             else:  # a run: only its last lines can be read by step-output rules
-                lines = e.text.rsplit("\n", OUTPUT_TAIL)
-                if len(lines) > OUTPUT_TAIL:
-                    del lines[0]
-                v.output.extend(lines)
+                v.output.extend(e.last_lines(OUTPUT_TAIL))
 
     def on_timing(self, e: ev.VertexTiming) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
