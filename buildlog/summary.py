@@ -292,7 +292,8 @@ def _empty_build_json() -> dict[str, Any]:
 
 class _Vertex:
     __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
-                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "seconds", "started")
+                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "output_run", "seconds",
+                 "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -307,6 +308,9 @@ class _Vertex:
         self.exit_code: int | None = None
         self.seconds: float | None = None
         self.output: collections.deque[str] | None = None
+        # A run of at least OUTPUT_TAIL lines that came last: its lines join ``output`` only when read (``tail``)
+        # or when more output or the vertex's end comes (most runs are followed by a longer one, or never read).
+        self.output_run: ev.StepOutput | None = None
         self.output_elapsed: float | None = None  # the time of its last output line: how long it ran at least
         # from rawjson: the graph and exact times
         self.digest: str | None = None
@@ -318,6 +322,18 @@ class _Vertex:
     @property
     def finished(self) -> bool:
         return self.cached or self.done or self.canceled or self.error is not None
+
+    def settle_output(self) -> None:
+        """The held run's last lines into ``output``."""
+        run = self.output_run
+        if run is not None and self.output is not None:
+            self.output.extend(run.last_lines(OUTPUT_TAIL))
+        self.output_run = None
+
+    def tail(self) -> list[str]:
+        """The last lines of its output (at most OUTPUT_TAIL)."""
+        self.settle_output()
+        return list(self.output or ())
 
 
 class _BuildFold:
@@ -416,6 +432,8 @@ class _BuildFold:
     def on_done(self, e: ev.VertexDone) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
         v.done = True
+        if v.output_run is not None:  # (a vertex that ended holds no run: memory is bounded by those running)
+            v.settle_output()
         if isinstance(e, ev.LegacyStepDone):
             return  # the legacy builder prints no times (its 0.0 is not a measurement)
         if not v.exact:
@@ -429,6 +447,8 @@ class _BuildFold:
 
     def on_error(self, e: ev.VertexError) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
+        if v.output_run is not None:
+            v.settle_output()
         if v.error is None:
             v.error = e.message
             v.error_line = e.line
@@ -450,6 +470,14 @@ class _BuildFold:
             if e.last_elapsed is not None:  # a run of output lines: its last line's time
                 v.output_elapsed = e.last_elapsed
         if v is not None and v.output is not None:
+            if e.end_line - e.line + 1 >= OUTPUT_TAIL:
+                # a run that holds all the lines kept: the lines before it are no longer needed, and its own are
+                # read from it when wanted
+                v.output.clear()
+                v.output_run = e
+                return
+            if v.output_run is not None:
+                v.settle_output()
             if e.end_line == e.line:
                 v.output.append(e.text)
             else:  # a run: only its last lines can be read by step-output rules
@@ -865,7 +893,7 @@ class _BuildFold:
             exit_code = vertex.exit_code
         if exit_code is None and "\n" in message:
             exit_code = exit_code_of(message.replace("\n", ""))  # "exit code: 2" hard-wrapped by a web view
-        output = list(vertex.output or ()) if vertex is not None else []
+        output = vertex.tail() if vertex is not None else []
         output += self.boxes[box] if box is not None else self.orphan_output
         matched = None
 

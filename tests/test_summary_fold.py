@@ -531,3 +531,50 @@ def test_a_context_upload_reported_as_it_goes() -> None:
                            b"#5 transferring context: 31.46MB 0.5s\n#5 transferring context: 62.91MB 1.0s\n"
                            b"#5 transferring context: 104.86MB 1.7s done\n")
     assert summarize_bytes(variant).to_json()["context"] == {"bytes": 104_860_000, "seconds": 1.7}
+
+
+# ------------------------------------------------------------------------------- a step's last output lines
+
+
+def long_output_variant() -> bytes:
+    """synthetic variant of s15: the failing step #8's output lines L38-L50 ("writing shard 1/8" .. "10+0 records
+    out") printed three times, so that the run of output before its "No space left on device" (L51) holds more
+    lines than the summary keeps of a step's output."""
+    log = log_lines(SHARED / "s15-disk-full-run-plain.log")
+    assert log[37].startswith(b"#8 1.043 writing shard 1/8") and log[50].startswith(b"#8 1.067 dd: error writing")
+    return b"".join(log[:37] + log[37:50] * 3 + log[50:])
+
+
+def _tails_read_off_the_events(events: list[ev.Event]) -> dict[int, list[str]]:
+    lines: dict[int, list[str]] = {}
+    for e in events:
+        if isinstance(e, ev.StepOutput):  # OutputClipped too: the fold reads its line as output
+            lines.setdefault(e.vertex, []).extend(e.lines)
+    return {vertex: texts[-summary_module.OUTPUT_TAIL :] for vertex, texts in lines.items()}
+
+
+@pytest.mark.parametrize("log", [*REAL_LOGS, None], ids=lambda p: p.stem if p else "s15-long-output-variant")
+def test_a_steps_last_output_lines_are_the_last_lines_it_printed(log: Path | None) -> None:
+    """What a RUN step's output leaves in the fold (the lines step-output rules read) is the last OUTPUT_TAIL lines
+    it printed, whether they came one by one or in runs longer than that (kept whole and read when asked), at any
+    point of the log."""
+    data = log.read_bytes() if log is not None else long_output_variant()
+    newlines = [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+    for cut in sorted({len(data), *newlines[len(newlines) // 3 :: max(1, len(newlines) // 7)]}):
+        events = parse_bytes(data[:cut])
+        fold = Summarizer().feed_all(events)._fold
+        if fold is None:
+            continue
+        expected = _tails_read_off_the_events([e for e in events if e.build == fold.index])
+        for vertex in fold.vertices.values():
+            if vertex.output is not None and vertex.number in expected:
+                assert vertex.tail() == expected[vertex.number], (cut, vertex.name)
+
+
+def test_a_failure_read_in_a_long_run_of_output() -> None:
+    original = summarize_bytes((SHARED / "s15-disk-full-run-plain.log").read_bytes()).builds[-1]
+    variant = summarize_bytes(long_output_variant()).builds[-1]
+    assert original.failure is not None and variant.failure is not None
+    assert (variant.failure.failure_class, variant.failure.retryable, variant.failure.rule) == (
+        original.failure.failure_class, original.failure.retryable, original.failure.rule)
+    assert variant.failure.failure_class == "disk-full"  # docs/taxonomy.md: "No space left on device"
