@@ -292,8 +292,8 @@ def _empty_build_json() -> dict[str, Any]:
 
 class _Vertex:
     __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
-                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "output_run", "seconds",
-                 "started")
+                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "output_held",
+                 "output_held_lines", "seconds", "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -308,9 +308,12 @@ class _Vertex:
         self.exit_code: int | None = None
         self.seconds: float | None = None
         self.output: collections.deque[str] | None = None
-        # A run of at least OUTPUT_TAIL lines that came last: its lines join ``output`` only when read (``tail``)
-        # or when more output or the vertex's end comes (most runs are followed by a longer one, or never read).
-        self.output_run: ev.StepOutput | None = None
+        # The output events that came last, as few as hold the last OUTPUT_TAIL lines: their text joins
+        # ``output`` only when read (``tail``). Most steps succeed and their output is never read, and a run's text
+        # is made from its raw only then (``StepOutput.text``). A vertex holds at most OUTPUT_TAIL lines and one run
+        # (MAX_RUN_CHARS), as ``output`` alone held OUTPUT_TAIL lines of up to ``max_line`` characters.
+        self.output_held: collections.deque[ev.StepOutput] = collections.deque()
+        self.output_held_lines = 0
         self.output_elapsed: float | None = None  # the time of its last output line: how long it ran at least
         # from rawjson: the graph and exact times
         self.digest: str | None = None
@@ -323,12 +326,34 @@ class _Vertex:
     def finished(self) -> bool:
         return self.cached or self.done or self.canceled or self.error is not None
 
+    def hold_output(self, e: ev.StepOutput) -> None:
+        held = self.output_held
+        lines = e.end_line - e.line + 1
+        if lines >= OUTPUT_TAIL:
+            held.clear()
+            self.output_held_lines = 0
+        held.append(e)
+        total = self.output_held_lines + lines
+        first = held[0]
+        while total - (first.end_line - first.line + 1) >= OUTPUT_TAIL:
+            total -= first.end_line - first.line + 1
+            held.popleft()
+            first = held[0]
+        self.output_held_lines = total
+        if total >= OUTPUT_TAIL and self.output:
+            self.output.clear()  # the lines held replace every line kept before them
+
     def settle_output(self) -> None:
-        """The held run's last lines into ``output``."""
-        run = self.output_run
-        if run is not None and self.output is not None:
-            self.output.extend(run.last_lines(OUTPUT_TAIL))
-        self.output_run = None
+        """The held events' last lines into ``output``."""
+        output = self.output
+        if output is not None:
+            for e in self.output_held:
+                if e.end_line == e.line:
+                    output.append(e.text)
+                else:
+                    output.extend(e.last_lines(OUTPUT_TAIL))
+        self.output_held.clear()
+        self.output_held_lines = 0
 
     def tail(self) -> list[str]:
         """The last lines of its output (at most OUTPUT_TAIL)."""
@@ -432,8 +457,6 @@ class _BuildFold:
     def on_done(self, e: ev.VertexDone) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
         v.done = True
-        if v.output_run is not None:  # (a vertex that ended holds no run: memory is bounded by those running)
-            v.settle_output()
         if isinstance(e, ev.LegacyStepDone):
             return  # the legacy builder prints no times (its 0.0 is not a measurement)
         if not v.exact:
@@ -447,8 +470,6 @@ class _BuildFold:
 
     def on_error(self, e: ev.VertexError) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
-        if v.output_run is not None:
-            v.settle_output()
         if v.error is None:
             v.error = e.message
             v.error_line = e.line
@@ -470,18 +491,7 @@ class _BuildFold:
             if e.last_elapsed is not None:  # a run of output lines: its last line's time
                 v.output_elapsed = e.last_elapsed
         if v is not None and v.output is not None:
-            if e.end_line - e.line + 1 >= OUTPUT_TAIL:
-                # a run that holds all the lines kept: the lines before it are no longer needed, and its own are
-                # read from it when wanted
-                v.output.clear()
-                v.output_run = e
-                return
-            if v.output_run is not None:
-                v.settle_output()
-            if e.end_line == e.line:
-                v.output.append(e.text)
-            else:  # a run: only its last lines can be read by step-output rules
-                v.output.extend(e.last_lines(OUTPUT_TAIL))
+            v.hold_output(e)  # only its last lines can be read by step-output rules, and only if the step fails
 
     def on_timing(self, e: ev.VertexTiming) -> None:
         v = self.vertices.get(e.vertex) or self._vertex(e)
