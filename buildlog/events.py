@@ -916,6 +916,7 @@ _FIELD_WRITERS = {
     "str": "(_escape(v) if v.__class__ is str else _any(v))",
     "float": "(f'{v!r}' if v.__class__ is float and v - v == 0.0 else _any(v))",  # NaN and infinities: _any
     "bool": "('true' if v is True else 'false' if v is False else _any(v))",
+    "VertexName": "_name_json(v)",
 }
 
 
@@ -923,6 +924,24 @@ def _any(value: Any) -> str:
     if hasattr(value, "__attrs_attrs__"):
         return _json_writer(type(value))(value, False)
     return _dumps(value)
+
+
+# A header's parsed name as JSON, by the object's identity: the parser's names come from a cache
+# (``parse_vertex_name``), so a name shown again is the same object, and every header and status of a vertex holds it.
+_NAMES_WRITTEN: dict[int, tuple[VertexName, str]] = {}
+
+
+def _name_json(value: Any) -> str:
+    known = _NAMES_WRITTEN.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    if value.__class__ is not VertexName:
+        return _any(value)
+    if len(_NAMES_WRITTEN) >= 4096:
+        _NAMES_WRITTEN.clear()
+    text = _json_writer(VertexName)(value, False)
+    _NAMES_WRITTEN[id(value)] = (value, text)  # (the object is kept: its id cannot be reused while it is here)
+    return text
 
 
 def _json_writer(cls: type[Any]) -> Callable[[Any, bool], str]:
@@ -949,7 +968,7 @@ def _json_writer(cls: type[Any]) -> Callable[[Any, bool], str]:
                  "    return s + '}'"]
     else:
         code.append("    return '{' + s[1:] + '}'")
-    namespace: dict[str, Any] = {"_any": _any, "_escape": _escape}
+    namespace: dict[str, Any] = {"_any": _any, "_escape": _escape, "_name_json": _name_json}
     exec("\n".join(code), namespace)  # the source is made above from the class's own fields
     made: Callable[[Any, bool], str] = namespace["write"]
     _JSON_WRITERS[cls] = made
