@@ -312,7 +312,7 @@ class _Vertex:
         # ``output`` only when read (``tail``). Most steps succeed and their output is never read, and a run's text
         # is made from its raw only then (``StepOutput.text``). A vertex holds at most OUTPUT_TAIL lines and one run
         # (MAX_RUN_CHARS), as ``output`` alone held OUTPUT_TAIL lines of up to ``max_line`` characters.
-        self.output_held: collections.deque[ev.StepOutput] = collections.deque()
+        self.output_held: list[ev.StepOutput] | None = None  # (made with the first: most vertices print nothing)
         self.output_held_lines = 0
         self.output_elapsed: float | None = None  # the time of its last output line: how long it ran at least
         # from rawjson: the graph and exact times
@@ -329,30 +329,37 @@ class _Vertex:
     def hold_output(self, e: ev.StepOutput) -> None:
         held = self.output_held
         lines = e.end_line - e.line + 1
-        if lines >= OUTPUT_TAIL:
-            held.clear()
-            self.output_held_lines = 0
-        held.append(e)
-        total = self.output_held_lines + lines
-        first = held[0]
-        while total - (first.end_line - first.line + 1) >= OUTPUT_TAIL:
-            total -= first.end_line - first.line + 1
-            held.popleft()
-            first = held[0]
+        if held is None and lines == 1 and self.output is not None:
+            # one line after nothing held: its text is as cheap to keep as the event, and smaller
+            self.output.append(e.text)
+            return
+        if held is None or lines >= OUTPUT_TAIL:
+            self.output_held = [e]
+            total = lines
+        else:
+            held.append(e)
+            total = self.output_held_lines + lines
+            drop = 0
+            while total - (held[drop].end_line - held[drop].line + 1) >= OUTPUT_TAIL:
+                total -= held[drop].end_line - held[drop].line + 1
+                drop += 1
+            if drop:
+                del held[:drop]
         self.output_held_lines = total
         if total >= OUTPUT_TAIL and self.output:
             self.output.clear()  # the lines held replace every line kept before them
 
     def settle_output(self) -> None:
         """The held events' last lines into ``output``."""
+        held = self.output_held
         output = self.output
-        if output is not None:
-            for e in self.output_held:
+        if held is not None and output is not None:
+            for e in held:
                 if e.end_line == e.line:
                     output.append(e.text)
                 else:
                     output.extend(e.last_lines(OUTPUT_TAIL))
-        self.output_held.clear()
+        self.output_held = None
         self.output_held_lines = 0
 
     def tail(self) -> list[str]:
