@@ -292,7 +292,8 @@ def _empty_build_json() -> dict[str, Any]:
 
 class _Vertex:
     __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
-                 "header_line", "info", "inputs", "name", "number", "output", "output_elapsed", "output_held",
+                 "header_line", "info", "inputs", "keeps_output", "name", "number", "output", "output_elapsed",
+                 "output_held",
                  "output_held_lines", "seconds", "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
@@ -307,7 +308,8 @@ class _Vertex:
         self.error_line: int | None = None
         self.exit_code: int | None = None
         self.seconds: float | None = None
-        self.output: collections.deque[str] | None = None
+        self.keeps_output = False  # a RUN step: its last output lines are kept for step-output rules
+        self.output: collections.deque[str] | None = None  # made with its first line: most steps print nothing
         # The output events that came last, as few as hold the last OUTPUT_TAIL lines: their text joins
         # ``output`` only when read (``tail``). Most steps succeed and their output is never read, and a run's text
         # is made from its raw only then (``StepOutput.text``). A vertex holds at most OUTPUT_TAIL lines and one run
@@ -329,9 +331,12 @@ class _Vertex:
     def hold_output(self, e: ev.StepOutput) -> None:
         held = self.output_held
         lines = e.end_line - e.line + 1
-        if held is None and lines == 1 and self.output is not None:
+        if held is None and lines == 1:
             # one line after nothing held: its text is as cheap to keep as the event, and smaller
-            self.output.append(e.text)
+            output = self.output
+            if output is None:
+                output = self.output = collections.deque(maxlen=OUTPUT_TAIL)
+            output.append(e.text)
             return
         if held is None or lines >= OUTPUT_TAIL:
             self.output_held = [e]
@@ -352,8 +357,10 @@ class _Vertex:
     def settle_output(self) -> None:
         """The held events' last lines into ``output``."""
         held = self.output_held
-        output = self.output
-        if held is not None and output is not None:
+        if held is not None:
+            output = self.output
+            if output is None:
+                output = self.output = collections.deque(maxlen=OUTPUT_TAIL)
             for e in held:
                 if e.end_line == e.line:
                     output.append(e.text)
@@ -456,7 +463,7 @@ class _BuildFold:
             elif kind == "image-export":
                 self.image_vertices.add(e.vertex)
             elif kind == "step" and e.info.instruction == "RUN":
-                v.output = collections.deque(maxlen=OUTPUT_TAIL)
+                v.keeps_output = True
 
     def on_cached(self, e: ev.VertexEvent) -> None:
         (self.vertices.get(e.vertex) or self._vertex(e)).cached = True
@@ -497,7 +504,7 @@ class _BuildFold:
         if v is not None:
             if e.last_elapsed is not None:  # a run of output lines: its last line's time
                 v.output_elapsed = e.last_elapsed
-        if v is not None and v.output is not None:
+        if v is not None and v.keeps_output:
             v.hold_output(e)  # only its last lines can be read by step-output rules, and only if the step fails
 
     def on_timing(self, e: ev.VertexTiming) -> None:

@@ -567,7 +567,7 @@ def test_a_steps_last_output_lines_are_the_last_lines_it_printed(log: Path | Non
             continue
         expected = _tails_read_off_the_events([e for e in events if e.build == fold.index])
         for vertex in fold.vertices.values():
-            if vertex.output is not None and vertex.number in expected:
+            if vertex.keeps_output and vertex.number in expected:
                 assert vertex.tail() == expected[vertex.number], (cut, vertex.name)
 
 
