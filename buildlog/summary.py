@@ -293,8 +293,7 @@ def _empty_build_json() -> dict[str, Any]:
 class _Vertex:
     __slots__ = ("cached", "canceled", "completed", "digest", "done", "error", "error_line", "exact", "exit_code",
                  "header_line", "info", "inputs", "keeps_output", "name", "number", "output", "output_elapsed",
-                 "output_held",
-                 "output_held_lines", "seconds", "started")
+                 "output_held", "output_held_lines", "seconds", "started")
 
     def __init__(self, number: int, name: str, info: ev.VertexName, line: int) -> None:
         self.number = number
@@ -333,10 +332,7 @@ class _Vertex:
         lines = e.end_line - e.line + 1
         if held is None and lines == 1:
             # one line after nothing held: its text is as cheap to keep as the event, and smaller
-            output = self.output
-            if output is None:
-                output = self.output = collections.deque(maxlen=OUTPUT_TAIL)
-            output.append(e.text)
+            self._lines_kept().append(e.text)
             return
         if held is None or lines >= OUTPUT_TAIL:
             self.output_held = [e]
@@ -345,8 +341,8 @@ class _Vertex:
             held.append(e)
             total = self.output_held_lines + lines
             drop = 0
-            while total - (held[drop].end_line - held[drop].line + 1) >= OUTPUT_TAIL:
-                total -= held[drop].end_line - held[drop].line + 1
+            while total - held[drop].line_count >= OUTPUT_TAIL:
+                total -= held[drop].line_count
                 drop += 1
             if drop:
                 del held[:drop]
@@ -358,16 +354,17 @@ class _Vertex:
         """The held events' last lines into ``output``."""
         held = self.output_held
         if held is not None:
-            output = self.output
-            if output is None:
-                output = self.output = collections.deque(maxlen=OUTPUT_TAIL)
+            output = self._lines_kept()
             for e in held:
-                if e.end_line == e.line:
-                    output.append(e.text)
-                else:
-                    output.extend(e.last_lines(OUTPUT_TAIL))
+                output.extend(e.last_lines(OUTPUT_TAIL))
         self.output_held = None
         self.output_held_lines = 0
+
+    def _lines_kept(self) -> collections.deque[str]:
+        output = self.output
+        if output is None:
+            output = self.output = collections.deque(maxlen=OUTPUT_TAIL)
+        return output
 
     def tail(self) -> list[str]:
         """The last lines of its output (at most OUTPUT_TAIL)."""
